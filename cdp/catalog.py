@@ -1,0 +1,195 @@
+"""The table registry: every published table's name, layer, storage path, grain and comment.
+
+Jobs, DAGs, tests and analysts use names only (``silver.person_records``); this module is the
+one place that maps a name to storage, like kedro's ``catalog.yml`` or dbt's ``ref()``. At
+session start every table whose Delta log exists is registered by name in the session
+catalog, so a fresh process (``cdp sql``) can query what another process wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cdp.errors import CdpError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+LAYERS = ("bronze", "silver", "gold", "audit")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One published table."""
+
+    name: str
+    grain: str
+    comment: str
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def entity(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    def path(self, warehouse: str) -> str:
+        """Storage location: ``<warehouse>/<layer>/<entity>``."""
+        return f"{warehouse.rstrip('/')}/{self.layer}/{self.entity}"
+
+
+_LINEAGE = "Lineage columns _source_file, _file_sha256, _batch_date, _ingested_at, _row_number."
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "bronze.crm",
+            "one row per landed CRM file row",
+            f"CRM customer extract rows as landed, every value verbatim as text. {_LINEAGE}",
+            ("_batch_date",),
+        ),
+        TableSpec(
+            "bronze.loyalty",
+            "one row per landed loyalty file row",
+            f"Loyalty member extract rows as landed, verbatim. {_LINEAGE}",
+            ("_batch_date",),
+        ),
+        TableSpec(
+            "bronze.pos",
+            "one row per landed receipt line",
+            f"Point-of-sale receipt lines as landed, verbatim. {_LINEAGE}",
+            ("_batch_date",),
+        ),
+        TableSpec(
+            "bronze.web",
+            "one row per landed web/app event line",
+            f"Web and app events (JSON Lines) as landed; _raw_record keeps the line. {_LINEAGE}",
+            ("_batch_date",),
+        ),
+        TableSpec(
+            "bronze.file_log",
+            "one row per (landed file, ingestion attempt)",
+            "Every landed file the bronze job saw: content hash, rows, outcome and error.",
+        ),
+        TableSpec(
+            "silver.person_records",
+            "one row per usable CRM or loyalty record version",
+            "CRM and loyalty person records standardised to the XDM-like person class.",
+            ("source",),
+        ),
+        TableSpec(
+            "silver.experience_events",
+            "one row per usable web or app event",
+            "Web and app behaviour standardised to the XDM-like experience-event class.",
+            ("batch_date",),
+        ),
+        TableSpec(
+            "silver.commerce_lines",
+            "one row per purchase or return line (POS receipt line or web purchase)",
+            "Commerce lines from POS receipts and web purchase events, typed, signed amounts.",
+            ("batch_date",),
+        ),
+        TableSpec(
+            "silver.consent_events",
+            "one row per (record, purpose) consent capture",
+            "Consent captures per purpose from CRM and loyalty records, with time and source.",
+        ),
+        TableSpec(
+            "silver.quarantine",
+            "one row per bronze row that could not be used",
+            "Bronze rows held back from silver, with a reason code and the raw record.",
+            ("source",),
+        ),
+    )
+}
+
+
+def spec(name: str) -> TableSpec:
+    """The registered table ``name``; a one-line error for an unknown one."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        known = ", ".join(sorted(TABLES))
+        raise CdpError(f"unknown table '{name}' (known: {known})") from None
+
+
+def table_path(name: str, warehouse: str) -> str:
+    """Storage location of table ``name`` under ``warehouse``."""
+    return spec(name).path(warehouse)
+
+
+def _delta_exists(spark: SparkSession, path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def register(spark: SparkSession, name: str, warehouse: str) -> bool:
+    """Register table ``name`` in the session catalog if its Delta log exists."""
+    s = spec(name)
+    path = s.path(warehouse)
+    if not _delta_exists(spark, path):
+        return False
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {s.layer}")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {s.name} USING DELTA LOCATION '{path}'")
+    return True
+
+
+def register_all(spark: SparkSession, warehouse: str) -> list[str]:
+    """Register every existing table of the warehouse by name; returns the names registered."""
+    for layer in LAYERS:
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
+    return [name for name in TABLES if register(spark, name, warehouse)]
+
+
+def exists(spark: SparkSession, name: str, warehouse: str) -> bool:
+    """Whether table ``name`` has been written under ``warehouse``."""
+    return _delta_exists(spark, table_path(name, warehouse))
+
+
+def read(spark: SparkSession, name: str, warehouse: str) -> DataFrame:
+    """Read table ``name``; a one-line error if it was never written."""
+    path = table_path(name, warehouse)
+    if not _delta_exists(spark, path):
+        raise CdpError(f"table {name} does not exist yet under {warehouse}")
+    return spark.read.format("delta").load(path)
+
+
+def write(
+    df: DataFrame,
+    name: str,
+    warehouse: str,
+    mode: str = "append",
+    replace_where: str | None = None,
+    merge_schema: bool = False,
+) -> None:
+    """Write ``df`` to table ``name`` (Delta) and register it by name.
+
+    ``replace_where`` makes a write idempotent for a slice (one batch date, one file): the
+    slice is replaced atomically, so re-running a step never doubles its rows.
+    """
+    s = spec(name)
+    writer = df.write.format("delta").mode("overwrite" if replace_where else mode)
+    if replace_where:
+        writer = writer.option("replaceWhere", replace_where)
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
+    if s.partition_by:
+        writer = writer.partitionBy(*s.partition_by)
+    path = s.path(warehouse)
+    spark = df.sparkSession
+    is_new = not _delta_exists(spark, path)
+    writer.save(path)
+    register(spark, name, warehouse)
+    if is_new:
+        # Once, at creation: every COMMENT is a Delta commit of its own.
+        comment = _sql_string(f"{s.comment} Grain: {s.grain}.")
+        spark.sql(f"COMMENT ON TABLE {s.name} IS {comment}")
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,243 @@
+"""The `cdp` command line: generate demo data, run the nightly build, query tables."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from cdp.errors import CdpError
+from cdp.settings import Settings, load_settings
+
+log = logging.getLogger("cdp")
+
+
+def _date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date {text!r}: expected YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
+    return value
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    return settings.with_paths(
+        landing=getattr(args, "landing", None), warehouse=getattr(args, "warehouse", None)
+    )
+
+
+def _spark(settings: Settings):
+    from cdp.spark import get_spark
+
+    return get_spark(settings)
+
+
+def _dates(args: argparse.Namespace) -> list[str]:
+    if args.date:
+        return [args.date]
+    if not (args.start and args.end):
+        raise CdpError("give --date D, or --from D1 --to D2 for a range")
+    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    if end < start:
+        raise CdpError(f"--to {args.end} is before --from {args.start}")
+    return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def _check_landing(settings: Settings) -> None:
+    landing = settings.paths.landing
+    if "://" not in landing and not Path(landing).is_dir():
+        raise CdpError(f"landing folder not found: {landing}")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from cdp.synthetic import DEFAULT_END_DATE, generate
+
+    end = dt.date.fromisoformat(args.end_date) if args.end_date else DEFAULT_END_DATE
+    started = time.monotonic()
+    summary = generate(args.out, args.persons, args.days, args.seed, end)
+    log.info("generated in %.1fs", time.monotonic() - started)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from jobs.bronze import ingest
+
+    settings = _settings(args)
+    _check_landing(settings)
+    spark = _spark(settings)
+    failed = 0
+    for day in _dates(args):
+        report = ingest.run(spark, settings, day)
+        failed += len(report.errors)
+        print(f"{day}: bronze +{report.rows()} rows, {len(report.errors)} failed files")
+    return 1 if failed else 0
+
+
+def cmd_standardise(args: argparse.Namespace) -> int:
+    from jobs.silver import run as silver
+
+    settings = _settings(args)
+    spark = _spark(settings)
+    for day in _dates(args):
+        report = silver.run(spark, settings, day)
+        print(f"{day}: silver {report.silver_rows}, quarantined {report.quarantined_rows}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cdp import pipeline
+
+    settings = _settings(args)
+    _check_landing(settings)
+    spark = _spark(settings)
+    failed = 0
+    for day in _dates(args):
+        result = pipeline.run_batch(spark, settings, day)
+        failed += len(result.bronze.errors)
+        print(pipeline.describe(result))
+    return 1 if failed else 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from pyspark.errors import PySparkException
+
+    settings = _settings(args)
+    spark = _spark(settings)
+    try:
+        df = spark.sql(args.query)
+        rows = df.collect()
+    except PySparkException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise CdpError(f"SQL failed: {first}") from None
+    columns = df.columns
+    if args.format == "json":
+        for row in rows:
+            print(json.dumps(row.asDict(recursive=True), default=str, ensure_ascii=False))
+    elif args.format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+    else:
+        _print_table(columns, [list(r) for r in rows])
+    return 0
+
+
+def _print_table(columns: list[str], rows: list[list]) -> None:
+    text = [[("NULL" if v is None else str(v)) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    print(line)
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |")
+    print(line)
+    for r in text:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |")
+    print(line)
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from cdp import catalog
+
+    settings = _settings(args)
+    spark = _spark(settings)
+    for name, spec in catalog.TABLES.items():
+        present = catalog.exists(spark, name, settings.paths.warehouse)
+        rows = catalog.read(spark, name, settings.paths.warehouse).count() if present else None
+        status = f"{rows} rows" if present else "not built"
+        print(f"{name:28} {status:>14}  {spec.grain}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cdp", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show stack traces")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="YAML settings file (see README)")
+    wh = argparse.ArgumentParser(add_help=False)
+    wh.add_argument("--warehouse", help="warehouse folder or URI (default: paths.warehouse)")
+    land = argparse.ArgumentParser(add_help=False)
+    land.add_argument("--landing", help="landing folder or URI (default: paths.landing)")
+    dates = argparse.ArgumentParser(add_help=False)
+    dates.add_argument("--date", type=_date, help="batch date YYYY-MM-DD")
+    dates.add_argument("--from", dest="start", type=_date, help="first batch date of a range")
+    dates.add_argument("--to", dest="end", type=_date, help="last batch date of a range")
+
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("generate", parents=[common], help="synthetic extracts with ground truth")
+    p.add_argument("--out", required=True, help="landing folder to write")
+    p.add_argument("--persons", type=_positive, default=1000)
+    p.add_argument("--days", type=_positive, default=30)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--end-date", type=_date, help="last batch date (default 2026-11-24)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", parents=[common, land, wh, dates], help="the nightly build for a date")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("ingest", parents=[common, land, wh, dates], help="land files into bronze")
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("standardise", parents=[common, wh, dates], help="bronze to silver")
+    p.set_defaults(func=cmd_standardise)
+
+    p = sub.add_parser("sql", parents=[common, wh], help="query published tables by name")
+    p.add_argument("query")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("tables", parents=[common, wh], help="list tables and their row counts")
+    p.set_defaults(func=cmd_tables)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `.venv/bin/cdp`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Logs go to standard error so `cdp sql --format csv` leaves standard output to the result.
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "pyspark"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except CdpError as exc:
+        print(f"cdp: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"cdp: error: {exc.__class__.__name__}: {first} (--debug shows more)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

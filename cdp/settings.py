@@ -1,0 +1,201 @@
+"""Typed settings: defaults, then an optional YAML file, then environment variables.
+
+Every key is a dotted path into the dataclasses below (``spark.master``,
+``propensity.horizon_days``). In YAML they nest; in the environment they are upper-case with
+``CDP_`` in front and ``__`` between levels (``CDP_SPARK__MASTER=spark://host:7077``,
+``CDP_PROPENSITY__HORIZON_DAYS=45``). Settings serialise to JSON so a run (and later an MLflow
+run) can record exactly what it used, the habit splink's ``SettingsCreator`` follows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cdp.errors import CdpError
+
+ENV_PREFIX = "CDP_"
+
+
+def _repo_root() -> Path:
+    """The checkout this package runs from (editable install), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+DEFAULT_DATA_DIR = _repo_root() / "data"
+
+
+@dataclass
+class PathSettings:
+    """Where extracts land and where tables live. Any Hadoop URI works (file:, s3a:, abfss:)."""
+
+    landing: str = str(DEFAULT_DATA_DIR / "landing")
+    warehouse: str = str(DEFAULT_DATA_DIR / "warehouse")
+    # The JVM jars fetched by `make jars` (infra/fetch_jars.sh).
+    jars_dir: str = str(_repo_root() / ".cache" / "jars")
+
+
+@dataclass
+class SparkSettings:
+    """How the Spark session is built; the same code runs on a laptop and on a cluster."""
+
+    master: str = "local[*]"
+    app_name: str = "cdp"
+    driver_memory: str = "6g"
+    # Few cores locally: 200 default shuffle partitions would mean 200 tiny tasks per stage.
+    shuffle_partitions: int = 8
+    ui_enabled: bool = False
+    # "registry": tables are registered by name from cdp.catalog at session start (no metastore
+    # process, no lock, works on object storage). "hive": use an external Hive metastore instead.
+    catalog: str = "registry"
+    log_level: str = "WARN"
+    # Free-form extra Spark conf for cluster deployments (spark.executor.memory, s3a keys, ...).
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IngestSettings:
+    """Bronze landing rules."""
+
+    sources: tuple[str, ...] = ("crm", "pos", "web", "loyalty")
+    # The extension each source is expected to land with (CONTRACTS.md section 1).
+    csv_extensions: tuple[str, ...] = (".csv",)
+    json_extensions: tuple[str, ...] = (".jsonl", ".json", ".ndjson")
+
+
+@dataclass
+class StandardiseSettings:
+    """Silver standardisation rules."""
+
+    # Used to read national phone numbers when a record carries no country.
+    default_phone_region: str = "US"
+    date_formats: tuple[str, ...] = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y")
+    min_birth_year: int = 1900
+
+
+@dataclass
+class PropensitySettings:
+    """Purchase propensity model."""
+
+    # How far ahead the purchase propensity looks (CONTRACTS.md).
+    horizon_days: int = 30
+
+
+@dataclass
+class Settings:
+    """All settings of one run."""
+
+    paths: PathSettings = field(default_factory=PathSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    standardise: StandardiseSettings = field(default_factory=StandardiseSettings)
+    propensity: PropensitySettings = field(default_factory=PropensitySettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable form."""
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """JSON form, e.g. for logging the settings a run used."""
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+    def with_paths(self, landing: str | None = None, warehouse: str | None = None) -> Settings:
+        """A copy with command-line path overrides applied."""
+        paths = dataclasses.replace(
+            self.paths,
+            landing=landing or self.paths.landing,
+            warehouse=warehouse or self.paths.warehouse,
+        )
+        return dataclasses.replace(self, paths=paths)
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Convert a YAML or environment value to the field's declared type."""
+    origin = typing.get_origin(annotation)
+    try:
+        if annotation is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if annotation in (int, float, str):
+            return annotation(value)
+        if origin is tuple:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items)
+        if origin is dict:
+            if isinstance(value, str):
+                value = json.loads(value)
+            return {str(k): str(v) for k, v in dict(value).items()}
+        if origin in (typing.Union, types.UnionType):
+            return value
+    except (TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise CdpError(f"setting '{key}': cannot read {value!r} as {annotation}") from exc
+    return value
+
+
+def _apply(obj: Any, values: dict[str, Any], prefix: str) -> Any:
+    """Return a copy of dataclass ``obj`` with nested ``values`` applied, checking every key."""
+    hints = typing.get_type_hints(type(obj))
+    known = {f.name for f in dataclasses.fields(obj)}
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        key = f"{prefix}{name}"
+        if name not in known:
+            raise CdpError(f"unknown setting '{key}'")
+        current = getattr(obj, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise CdpError(f"setting '{key}' is a section; give it keys")
+            changes[name] = _apply(current, value, f"{key}.")
+        else:
+            changes[name] = _coerce(value, hints[name], key)
+    return dataclasses.replace(obj, **changes)
+
+
+def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
+def load_settings(
+    config_file: str | os.PathLike | None = None,
+    environ: typing.Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults, then the YAML ``config_file`` if given, then ``CDP_*`` environment variables."""
+    settings = Settings()
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise CdpError(f"config file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise CdpError(f"config file {path}: not valid YAML ({exc.__class__.__name__})") from exc
+        if not isinstance(loaded, dict):
+            raise CdpError(f"config file {path}: expected a mapping of settings")
+        settings = _apply(settings, loaded, "")
+    env = _env_overrides(os.environ if environ is None else environ)
+    # CDP_HOME-style plain variables are not settings; only CDP_SECTION__KEY ones are.
+    return _apply(settings, env, "") if env else settings

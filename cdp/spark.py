@@ -1,0 +1,102 @@
+"""The one Spark session builder used by jobs, DAG tasks, the CLI and the tests."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cdp import catalog
+from cdp.errors import CdpError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from cdp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GRAPHFRAMES_JAR_HINT = "io.graphframes:graphframes-spark4_2.13"
+
+
+def jar_paths(jars_dir: str) -> list[str]:
+    """The cached JVM jars (see infra/fetch_jars.sh)."""
+    return sorted(glob.glob(os.path.join(jars_dir, "*.jar")))
+
+
+def has_graphframes_jar(jars_dir: str) -> bool:
+    """Whether the GraphFrames JVM jar was fetched into the jar cache."""
+    return any("graphframes" in Path(p).name for p in jar_paths(jars_dir))
+
+
+def _is_local_path(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file:")
+
+
+def build_conf(settings: Settings) -> dict[str, str]:
+    """Spark configuration for ``settings``; separate from the builder so it can be inspected."""
+    jars = jar_paths(settings.paths.jars_dir)
+    if not any("delta-spark" in Path(j).name for j in jars):
+        raise CdpError(
+            f"Delta jars not found in {settings.paths.jars_dir}; run `make jars` "
+            "(or set paths.jars_dir)"
+        )
+    warehouse = settings.paths.warehouse
+    conf = {
+        "spark.jars": ",".join(jars),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.warehouse.dir": f"{warehouse.rstrip('/')}/_spark_warehouse",
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.driver.memory": settings.spark.driver_memory,
+        "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
+        # Progress bars garble logs and the CLI's own output; cdp reports progress per step.
+        "spark.ui.showConsoleProgress": "false",
+        # Business dates and ISO timestamps are compared in UTC everywhere, whatever the host.
+        "spark.sql.session.timeZone": "UTC",
+        # Delta computes a table snapshot with 50 tasks by default: far too many on 2 cores.
+        "spark.databricks.delta.snapshotPartitions": str(max(2, settings.spark.shuffle_partitions)),
+        # Bronze files differ in their extra columns; appends must be able to add them.
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.ansi.enabled": "false",
+    }
+    if settings.spark.master.startswith("local"):
+        # Local Python workers must run this interpreter (the venv with pandas, phonenumbers);
+        # on a cluster the executors' Python is the deployment's business.
+        conf["spark.pyspark.python"] = sys.executable
+        conf["spark.pyspark.driver.python"] = sys.executable
+    if settings.spark.catalog == "registry":
+        conf["spark.sql.catalogImplementation"] = "in-memory"
+    elif settings.spark.catalog == "hive":
+        conf["spark.sql.catalogImplementation"] = "hive"
+    else:
+        raise CdpError(f"setting 'spark.catalog': expected registry or hive, got {settings.spark.catalog!r}")
+    conf.update(settings.spark.conf)
+    return conf
+
+
+def get_spark(settings: Settings) -> SparkSession:
+    """Build (or reuse) the session: Delta, GraphFrames jar, checkpoints, tables by name."""
+    from pyspark.sql import SparkSession
+
+    warehouse = settings.paths.warehouse
+    if _is_local_path(warehouse):
+        Path(warehouse.removeprefix("file:")).mkdir(parents=True, exist_ok=True)
+    if settings.spark.master.startswith("local"):
+        # PySpark takes the worker interpreter from this variable, not from spark.pyspark.python.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(settings.spark.master).appName(settings.spark.app_name)
+    for key, value in build_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(settings.spark.log_level)
+    # GraphFrames' connected components and long lineages need a reliable checkpoint folder.
+    spark.sparkContext.setCheckpointDir(f"{warehouse.rstrip('/')}/_checkpoints")
+    if settings.spark.catalog == "registry":
+        catalog.register_all(spark, warehouse)
+    if not has_graphframes_jar(settings.paths.jars_dir):
+        log.info("GraphFrames jar (%s) not in %s", GRAPHFRAMES_JAR_HINT, settings.paths.jars_dir)
+    return spark

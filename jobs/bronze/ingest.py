@@ -1,0 +1,320 @@
+"""Bronze: every landed file into its source's Delta table, values verbatim, with lineage.
+
+Rules (CONTRACTS.md section 1, issue 2):
+- the same file landed twice (same content, any name or date) adds nothing: files are
+  recognised by their SHA-256 and every write replaces its files' slice (``replaceWhere``);
+- extra columns are kept (schema merge), all values stay text exactly as landed;
+- a file missing a required column fails alone, with an error naming file and column;
+- rows the parser cannot read (bad quoting, invalid UTF-8, broken JSON) are kept with
+  ``_malformed_reason`` and ``_raw_record`` so silver can quarantine them: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from cdp import catalog
+from cdp.errors import CdpError, MissingColumnError
+from jobs.bronze.landing_files import LandedFile, list_landed, sha256_of
+from schemas.landing import SOURCES, LandingSpec
+
+if TYPE_CHECKING:
+    from cdp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CORRUPT = "_corrupt_record"
+LINEAGE_COLUMNS = (
+    "_source_file",
+    "_file_sha256",
+    "_batch_date",
+    "_ingested_at",
+    "_row_number",
+    "_malformed_reason",
+    "_raw_record",
+)
+# Spark decodes invalid UTF-8 bytes to U+FFFD; seeing it means the file was not UTF-8.
+REPLACEMENT_CHAR = "\ufffd"
+
+FILE_LOG_SCHEMA = T.StructType(
+    [
+        T.StructField("source", T.StringType()),
+        T.StructField("batch_date", T.DateType()),
+        T.StructField("file_path", T.StringType()),
+        T.StructField("file_name", T.StringType()),
+        T.StructField("file_sha256", T.StringType()),
+        T.StructField("file_bytes", T.LongType()),
+        T.StructField("rows", T.LongType()),
+        T.StructField("malformed_rows", T.LongType()),
+        T.StructField("status", T.StringType()),  # ingested | duplicate | failed
+        T.StructField("error", T.StringType()),
+        T.StructField("logged_at", T.TimestampType()),
+    ]
+)
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one landed file."""
+
+    source: str
+    batch_date: str
+    file_path: str
+    file_name: str
+    file_sha256: str | None
+    file_bytes: int
+    rows: int = 0
+    malformed_rows: int = 0
+    status: str = "ingested"
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """Outcome of landing one batch date."""
+
+    batch_date: str
+    files: list[FileOutcome] = field(default_factory=list)
+    missing_sources: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f.error for f in self.files if f.status == "failed" and f.error]
+
+    def rows(self, source: str | None = None) -> int:
+        return sum(
+            f.rows
+            for f in self.files
+            if f.status == "ingested" and (source is None or f.source == source)
+        )
+
+
+# --------------------------------------------------------------------------- pure transforms
+
+
+def with_row_numbers(df: DataFrame, column: str = "_row_number") -> DataFrame:
+    """Number rows 1..n in file order without a global sort.
+
+    ``monotonically_increasing_id`` is (partition index << 33) + position in the partition;
+    adding each partition's offset (one small aggregate) gives consecutive numbers that scale
+    to files read in many partitions.
+    """
+    mid = F.monotonically_increasing_id()
+    df = df.withColumn("_mid", mid).withColumn("_part", F.shiftright(F.col("_mid"), 33))
+    counts = sorted((r["_part"], r["count"]) for r in df.groupBy("_part").count().collect())
+    offsets, running = [], 0
+    for part, count in counts:
+        offsets += [F.lit(part), F.lit(running)]
+        running += count
+    offset = F.create_map(*offsets)[F.col("_part")] if offsets else F.lit(0)
+    position = F.col("_mid").bitwiseAND(F.lit((1 << 33) - 1))
+    return df.withColumn(column, (offset + position + 1).cast("long")).drop("_mid", "_part")
+
+
+def add_lineage(
+    df: DataFrame, file: LandedFile, sha256: str, ingested_at: dt.datetime
+) -> DataFrame:
+    """Lineage columns every bronze row carries."""
+    return df.select(
+        "*",
+        F.lit(file.uri).alias("_source_file"),
+        F.lit(sha256).alias("_file_sha256"),
+        F.lit(dt.date.fromisoformat(file.batch_date)).alias("_batch_date"),
+        F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),
+    )
+
+
+def flag_malformed_csv(df: DataFrame, data_columns: list[str]) -> DataFrame:
+    """Mark rows the CSV parser could not split, or that hold bytes that were not UTF-8."""
+    any_bad_char = F.lit(False)
+    for name in [*data_columns, CORRUPT]:
+        any_bad_char = any_bad_char | F.coalesce(F.col(name).contains(REPLACEMENT_CHAR), F.lit(False))
+    reason = (
+        F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed_csv_row"))
+        .when(any_bad_char, F.lit("invalid_utf8"))
+        .otherwise(F.lit(None).cast("string"))
+    )
+    raw = F.when(F.col(CORRUPT).isNotNull(), F.col(CORRUPT)).when(
+        any_bad_char, F.to_json(F.struct(*[F.col(c) for c in data_columns]))
+    )
+    return df.withColumn("_malformed_reason", reason).withColumn("_raw_record", raw).drop(CORRUPT)
+
+
+def parse_json_lines(lines: DataFrame) -> tuple[DataFrame, list[str]]:
+    """JSON Lines (``value``, ``_row_number``) to one text column per key seen, verbatim.
+
+    Parsed as map<string,string> so numbers and nested values keep their landed text; a line
+    that is not a JSON object (truncated, garbage) keeps its raw text as a malformed row.
+    """
+    lines = lines.where(F.trim(F.col("value")) != "")
+    parsed = lines.withColumn(
+        "_obj",
+        F.from_json("value", T.MapType(T.StringType(), T.StringType()), {"mode": "PERMISSIVE"}),
+    )
+    keys = sorted(
+        r[0] for r in parsed.select(F.explode(F.map_keys("_obj"))).distinct().collect()
+    )
+    bad = F.col("_obj").isNull() | F.col("value").contains(REPLACEMENT_CHAR)
+    reason = (
+        F.when(F.col("_obj").isNull(), F.lit("malformed_json"))
+        .when(bad, F.lit("invalid_utf8"))
+        .otherwise(F.lit(None).cast("string"))
+    )
+    out = parsed.select(
+        *[F.col("_obj")[k].alias(k) for k in keys],
+        "_row_number",
+        reason.alias("_malformed_reason"),
+        # The line itself is the verbatim record (Spark re-renders numbers: 12.50 -> 12.5).
+        F.col("value").alias("_raw_record"),
+    )
+    return out, keys
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def _read_csv(spark: SparkSession, file: LandedFile, spec: LandingSpec) -> DataFrame:
+    header = spark.read.option("header", True).option("multiLine", True).csv(file.uri).columns
+    if not header:
+        raise CdpError(f"{file.uri}: empty file (no header row)")
+    for column in spec.key:
+        if column not in header:
+            raise MissingColumnError(file.uri, column)
+    schema = T.StructType(
+        [T.StructField(c, T.StringType()) for c in header] + [T.StructField(CORRUPT, T.StringType())]
+    )
+    df = (
+        spark.read.schema(schema)
+        .option("header", True)
+        # RFC 4180: quoted fields may hold commas, quotes ("") and line breaks.
+        .option("multiLine", True)
+        .option("escape", '"')
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        .option("encoding", "UTF-8")
+        .csv(file.uri)
+    )
+    return flag_malformed_csv(with_row_numbers(df), header)
+
+
+def _read_jsonl(spark: SparkSession, file: LandedFile, spec: LandingSpec) -> DataFrame:
+    lines = with_row_numbers(spark.read.option("wholetext", False).text(file.uri))
+    if lines.limit(1).count() == 0:
+        raise CdpError(f"{file.uri}: empty file")
+    df, keys = parse_json_lines(lines)
+    good_keys = set(keys)
+    for column in spec.key:
+        if column not in good_keys:
+            raise MissingColumnError(file.uri, column)
+    return df
+
+
+def read_landed_file(spark: SparkSession, file: LandedFile, spec: LandingSpec) -> DataFrame:
+    """One landed file as text columns plus ``_row_number``, ``_malformed_reason``, ``_raw_record``."""
+    if file.size == 0:
+        raise CdpError(f"{file.uri}: empty file")
+    if spec.file_format == "csv":
+        return _read_csv(spark, file, spec)
+    return _read_jsonl(spark, file, spec)
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def _already_ingested(spark: SparkSession, warehouse: str) -> set[str]:
+    if not catalog.exists(spark, "bronze.file_log", warehouse):
+        return set()
+    log_df = catalog.read(spark, "bronze.file_log", warehouse)
+    return {r[0] for r in log_df.where("status = 'ingested'").select("file_sha256").distinct().collect()}
+
+
+def _ordered(df: DataFrame) -> DataFrame:
+    data = [c for c in df.columns if c not in LINEAGE_COLUMNS]
+    return df.select(*data, *LINEAGE_COLUMNS)
+
+
+def ingest_source(
+    spark: SparkSession,
+    settings: Settings,
+    source: str,
+    batch_date: str,
+    known_hashes: set[str],
+    ingested_at: dt.datetime,
+) -> tuple[list[FileOutcome], bool]:
+    """Land one source's files for ``batch_date``; returns outcomes and whether the folder existed."""
+    spec = SOURCES[source]
+    files = list_landed(settings.paths.landing, source, batch_date)
+    if files is None:
+        return [], False
+    frames: list[DataFrame] = []
+    outcomes: list[FileOutcome] = []
+    for file in files:
+        outcome = FileOutcome(source, batch_date, file.uri, file.name, None, file.size)
+        outcomes.append(outcome)
+        try:
+            outcome.file_sha256 = sha256_of(settings.paths.landing, file.uri)
+            if outcome.file_sha256 in known_hashes:
+                outcome.status = "duplicate"
+                continue
+            df = add_lineage(read_landed_file(spark, file, spec), file, outcome.file_sha256, ingested_at)
+            counts = df.agg(
+                F.count(F.lit(1)).alias("rows"),
+                F.count("_malformed_reason").alias("malformed"),
+            ).first()
+            outcome.rows, outcome.malformed_rows = int(counts["rows"]), int(counts["malformed"])
+            known_hashes.add(outcome.file_sha256)
+            frames.append(df)
+        except CdpError as exc:
+            outcome.status, outcome.error = "failed", str(exc)
+            log.error("%s", exc)
+        except Exception as exc:  # a broken file must not take the good ones down with it
+            outcome.status = "failed"
+            outcome.error = f"{file.uri}: unreadable ({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
+            log.error("%s", outcome.error)
+    if frames:
+        batch = frames[0]
+        for other in frames[1:]:
+            batch = batch.unionByName(other, allowMissingColumns=True)
+        hashes = ", ".join(f"'{h}'" for h in sorted({o.file_sha256 for o in outcomes if o.status == "ingested"}))
+        catalog.write(
+            _ordered(batch),
+            spec.bronze_table,
+            settings.paths.warehouse,
+            replace_where=f"_file_sha256 IN ({hashes})",
+            merge_schema=True,
+        )
+    return outcomes, True
+
+
+def run(spark: SparkSession, settings: Settings, batch_date: str) -> IngestReport:
+    """Land every source's files for ``batch_date`` into bronze and log each file."""
+    try:
+        dt.date.fromisoformat(batch_date)
+    except ValueError:
+        raise CdpError(f"bad batch date {batch_date!r}: expected YYYY-MM-DD") from None
+    report = IngestReport(batch_date)
+    known = _already_ingested(spark, settings.paths.warehouse)
+    ingested_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    for source in settings.ingest.sources:
+        outcomes, present = ingest_source(spark, settings, source, batch_date, known, ingested_at)
+        if not present:
+            log.warning("no %s extract landed for %s", source, batch_date)
+            report.missing_sources.append(source)
+        report.files.extend(outcomes)
+    if report.files:
+        rows = [
+            {**asdict(o), "batch_date": dt.date.fromisoformat(o.batch_date), "logged_at": ingested_at}
+            for o in report.files
+        ]
+        log_df = spark.createDataFrame(
+            [tuple(r[f.name] for f in FILE_LOG_SCHEMA.fields) for r in rows], FILE_LOG_SCHEMA
+        )
+        catalog.write(log_df, "bronze.file_log", settings.paths.warehouse, mode="append")
+    return report

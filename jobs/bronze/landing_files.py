@@ -1,0 +1,72 @@
+"""Finding and fingerprinting landed files, on local disk or object storage (pyarrow.fs)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from pyarrow import fs as pafs
+
+from cdp.errors import CdpError
+
+_CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """One file found in ``<landing>/<source>/<batch_date>/``."""
+
+    source: str
+    batch_date: str
+    uri: str  # what Spark reads
+    name: str
+    size: int
+
+
+def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
+    if "://" not in root:
+        return pafs.LocalFileSystem(), root
+    try:
+        return pafs.FileSystem.from_uri(root)
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError subclasses
+        raise CdpError(f"cannot open landing location {root}: {exc}") from exc
+
+
+def _spark_uri(root: str, fs_path: str) -> str:
+    if "://" not in root:
+        return fs_path
+    scheme = root.split("://", 1)[0]
+    # Spark's Hadoop connector for S3 is s3a; pyarrow paths carry no scheme.
+    return f"{'s3a' if scheme == 's3' else scheme}://{fs_path}"
+
+
+def list_landed(landing: str, source: str, batch_date: str) -> list[LandedFile] | None:
+    """Files of one source and date, sorted by name; None when the folder is missing.
+
+    Hidden files (``.``/``_`` prefix, e.g. ``_SUCCESS`` markers) are not extracts.
+    """
+    filesystem, root = _filesystem(landing)
+    folder = f"{root.rstrip('/')}/{source}/{batch_date}"
+    info = filesystem.get_file_info(folder)
+    if info.type == pafs.FileType.NotFound:
+        return None
+    if info.type != pafs.FileType.Directory:
+        raise CdpError(f"{folder}: expected a folder of extracts, found a file")
+    found = filesystem.get_file_info(pafs.FileSelector(folder, recursive=False))
+    files = [
+        LandedFile(source, batch_date, _spark_uri(landing, f.path), f.base_name, f.size or 0)
+        for f in found
+        if f.type == pafs.FileType.File and not f.base_name.startswith((".", "_"))
+    ]
+    return sorted(files, key=lambda f: f.name)
+
+
+def sha256_of(landing: str, uri: str) -> str:
+    """Content hash: the same file landed twice (any name, any date) is recognised by it."""
+    filesystem, _ = _filesystem(landing)
+    path = uri.split("://", 1)[1] if "://" in uri else uri
+    digest = hashlib.sha256()
+    with filesystem.open_input_stream(path) as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,129 @@
+"""Spark wrappers (Arrow pandas UDFs) around the pure normalisers in jobs.silver.standardise.
+
+Each returns a struct of (value, issue) so a job can null a bad field and record why in one
+pass. Vectorised UDFs move data in Arrow batches; the normalisers themselves are per value
+because phonenumbers and email-validator are.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pandas as pd
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.functions import pandas_udf
+
+from jobs.silver import standardise as std
+
+
+def _struct(**fields: T.DataType) -> T.StructType:
+    # Type objects, not DDL strings: parsing DDL needs a live session at import time.
+    return T.StructType([T.StructField(name, dtype) for name, dtype in fields.items()])
+
+
+def tidy_text(raw: str | None) -> str | None:
+    """NFC, trimmed, inner whitespace collapsed; blank becomes None."""
+    if raw is None:
+        return None
+    text = " ".join(unicodedata.normalize("NFC", raw).split())
+    return text or None
+
+
+def _pairs(values, fn) -> pd.DataFrame:
+    out = [fn(v) for v in values]
+    return pd.DataFrame({"value": [o[0] for o in out], "issue": [o[1] for o in out]})
+
+
+def _text(v):
+    return None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+
+
+@pandas_udf(_struct(value=T.StringType(), is_valid=T.BooleanType(), key=T.StringType()))
+def email_udf(raw: pd.Series) -> pd.DataFrame:
+    values, valid, keys = [], [], []
+    for v in raw:
+        email, ok = std.normalise_email(_text(v))
+        values.append(email)
+        valid.append(ok)
+        keys.append(std.email_match_key(email) if ok else None)
+    return pd.DataFrame({"value": values, "is_valid": valid, "key": keys})
+
+
+@pandas_udf(_struct(value=T.StringType(), issue=T.StringType()))
+def phone_udf(raw: pd.Series, region: pd.Series) -> pd.DataFrame:
+    out = [std.normalise_phone(_text(v), _text(r)) for v, r in zip(raw, region, strict=True)]
+    return pd.DataFrame({"value": [o[0] for o in out], "issue": [o[1] for o in out]})
+
+
+@pandas_udf(_struct(value=T.StringType(), key=T.StringType()))
+def name_udf(raw: pd.Series) -> pd.DataFrame:
+    texts = [_text(v) for v in raw]
+    return pd.DataFrame(
+        {
+            "value": [std.normalise_name(t) for t in texts],
+            "key": [std.name_match_key(t) for t in texts],
+        }
+    )
+
+
+@pandas_udf(_struct(value=T.DateType(), issue=T.StringType()))
+def date_udf(raw: pd.Series) -> pd.DataFrame:
+    return _pairs((_text(v) for v in raw), std.parse_date)
+
+
+@pandas_udf(_struct(value=T.TimestampNTZType(), issue=T.StringType()))
+def timestamp_udf(raw: pd.Series) -> pd.DataFrame:
+    return _pairs((_text(v) for v in raw), std.parse_timestamp)
+
+
+@pandas_udf(_struct(value=T.StringType(), issue=T.StringType()))
+def consent_udf(raw: pd.Series) -> pd.DataFrame:
+    return _pairs((_text(v) for v in raw), std.parse_consent)
+
+
+@pandas_udf(_struct(value=T.StringType(), issue=T.StringType()))
+def country_udf(raw: pd.Series) -> pd.DataFrame:
+    return _pairs((_text(v) for v in raw), std.normalise_country)
+
+
+@pandas_udf(T.StringType())
+def postal_code_udf(raw: pd.Series, country: pd.Series) -> pd.Series:
+    return pd.Series(
+        [std.normalise_postal_code(_text(v), _text(c)) for v, c in zip(raw, country, strict=True)],
+        dtype=object,
+    )
+
+
+@pandas_udf(T.StringType())
+def tidy_text_udf(raw: pd.Series) -> pd.Series:
+    """Free text (street, city, product name): NFC, trimmed, inner whitespace collapsed."""
+    return pd.Series([tidy_text(_text(v)) for v in raw], dtype=object)
+
+
+@pandas_udf(_struct(value=T.StringType(), issue=T.StringType()))
+def decimal_udf(raw: pd.Series) -> pd.DataFrame:
+    out = [std.parse_decimal(_text(v)) for v in raw]
+    # Decimals travel as text and are cast in Spark: Arrow decimal scale must be fixed.
+    return pd.DataFrame(
+        {"value": [None if o[0] is None else str(o[0]) for o in out], "issue": [o[1] for o in out]}
+    )
+
+
+@pandas_udf(_struct(value=T.LongType(), issue=T.StringType()))
+def int_udf(raw: pd.Series) -> pd.DataFrame:
+    out = [std.parse_int(_text(v)) for v in raw]
+    return pd.DataFrame(
+        {"value": pd.array([o[0] for o in out], dtype="Int64"), "issue": [o[1] for o in out]}
+    )
+
+
+def issue(field_name: str, parsed: Column) -> Column:
+    """'field:code' when the parsed struct reports a problem, else null."""
+    return F.when(parsed["issue"].isNotNull(), F.concat(F.lit(f"{field_name}:"), parsed["issue"]))
+
+
+def collect_issues(*issues: Column) -> Column:
+    """The non-null issue strings as an array (empty when the row is clean)."""
+    return F.filter(F.array(*issues), lambda x: x.isNotNull())

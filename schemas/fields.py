@@ -1,0 +1,85 @@
+"""Schema building blocks: a field with its type, meaning and data-usage labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
+# Data-usage labels in the spirit of Adobe's DULE labels; enforced by governance jobs.
+IDENTIFYING_DIRECT = "I1"  # identifies a person on its own (email, phone, name + address)
+IDENTIFYING_INDIRECT = "I2"  # identifies in combination (cookie, device id, birth date)
+SENSITIVE = "S1"
+NO_THIRD_PARTY_EXPORT = "C2"
+NO_DATA_SCIENCE = "C9"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: name, Spark SQL type, description (becomes the column comment), labels."""
+
+    name: str
+    dtype: str
+    description: str
+    nullable: bool = True
+    labels: frozenset[str] = field(default_factory=frozenset)
+
+
+def labels(*codes: str) -> frozenset[str]:
+    """A label set, e.g. ``labels(IDENTIFYING_DIRECT, NO_DATA_SCIENCE)``."""
+    return frozenset(codes)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A named table schema: ordered fields plus the key that makes a row unique."""
+
+    name: str
+    description: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def struct(self) -> StructType:
+        """The Spark schema, descriptions and labels kept as column metadata."""
+        from pyspark.sql.types import StructField, StructType, _parse_datatype_string
+
+        return StructType(
+            [
+                StructField(
+                    f.name,
+                    _parse_datatype_string(f.dtype),
+                    f.nullable,
+                    {"comment": f.description, "labels": sorted(f.labels)},
+                )
+                for f in self.fields
+            ]
+        )
+
+    def conform(self, df: DataFrame) -> DataFrame:
+        """Select exactly this schema's columns, cast to their types, with comments attached.
+
+        Fails loudly (AnalysisException) when a column is missing: a job that forgets one is a bug.
+        """
+        from pyspark.sql import functions as F
+
+        return df.select(
+            *[
+                F.col(f.name)
+                .cast(f.dtype)
+                .alias(f.name, metadata={"comment": f.description, "labels": sorted(f.labels)})
+                for f in self.fields
+            ]
+        )
