@@ -128,14 +128,27 @@ def _delta_exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
+# (session id, table name) -> location registered, so re-registering is free and a session
+# pointed at another warehouse (tests, a second landing) re-points the name.
+_registered: dict[tuple[int, str], str] = {}
+
+
 def register(spark: SparkSession, name: str, warehouse: str) -> bool:
     """Register table ``name`` in the session catalog if its Delta log exists."""
     s = spec(name)
     path = s.path(warehouse)
+    key = (id(spark), name)
+    if _registered.get(key) == path:
+        return True
+    if key in _registered:
+        # External table: dropping the name leaves the Delta files alone.
+        spark.sql(f"DROP TABLE IF EXISTS {s.name}")
+        del _registered[key]
     if not _delta_exists(spark, path):
         return False
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {s.layer}")
     spark.sql(f"CREATE TABLE IF NOT EXISTS {s.name} USING DELTA LOCATION '{path}'")
+    _registered[key] = path
     return True
 
 

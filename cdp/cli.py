@@ -71,7 +71,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     end = dt.date.fromisoformat(args.end_date) if args.end_date else DEFAULT_END_DATE
     started = time.monotonic()
-    summary = generate(args.out, args.persons, args.days, args.seed, end)
+    try:
+        summary = generate(
+            args.out, args.persons, args.days, args.seed, end, overwrite=args.overwrite
+        )
+    except FileExistsError as exc:
+        raise CdpError(f"{exc} (add --overwrite to replace it)") from None
+    except ValueError as exc:
+        raise CdpError(str(exc)) from None
     log.info("generated in %.1fs", time.monotonic() - started)
     print(json.dumps(summary, indent=2, default=str))
     return 0
@@ -193,9 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=_positive, default=30)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--end-date", type=_date, help="last batch date (default 2026-11-24)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier generated set")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("run", parents=[common, land, wh, dates], help="the nightly build for a date")
+    p = sub.add_parser(
+        "run", parents=[common, land, wh, dates], help="the nightly build for a date"
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("ingest", parents=[common, land, wh, dates], help="land files into bronze")
     p.set_defaults(func=cmd_ingest)
@@ -235,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"cdp: error: {exc.__class__.__name__}: {first} (--debug shows more)", file=sys.stderr)
+        print(
+            f"cdp: error: {exc.__class__.__name__}: {first} (--debug shows more)", file=sys.stderr
+        )
         return 1
 
 

@@ -67,9 +67,6 @@ class IngestSettings:
     """Bronze landing rules."""
 
     sources: tuple[str, ...] = ("crm", "pos", "web", "loyalty")
-    # The extension each source is expected to land with (CONTRACTS.md section 1).
-    csv_extensions: tuple[str, ...] = (".csv",)
-    json_extensions: tuple[str, ...] = (".jsonl", ".json", ".ndjson")
 
 
 @dataclass
@@ -192,7 +189,9 @@ def load_settings(
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise CdpError(f"config file {path}: not valid YAML ({exc.__class__.__name__})") from exc
+            raise CdpError(
+                f"config file {path}: not valid YAML ({exc.__class__.__name__})"
+            ) from exc
         if not isinstance(loaded, dict):
             raise CdpError(f"config file {path}: expected a mapping of settings")
         settings = _apply(settings, loaded, "")

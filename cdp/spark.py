@@ -73,7 +73,9 @@ def build_conf(settings: Settings) -> dict[str, str]:
     elif settings.spark.catalog == "hive":
         conf["spark.sql.catalogImplementation"] = "hive"
     else:
-        raise CdpError(f"setting 'spark.catalog': expected registry or hive, got {settings.spark.catalog!r}")
+        raise CdpError(
+            f"setting 'spark.catalog': expected registry or hive, got {settings.spark.catalog!r}"
+        )
     conf.update(settings.spark.conf)
     return conf
 

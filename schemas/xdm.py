@@ -75,9 +75,19 @@ def _name_fields() -> tuple[Field, ...]:
             "Canonical email for identity (no +tag; gmail without dots). Null when invalid.",
             labels=ID_DIRECT,
         ),
-        Field("phone", "string", "Phone number in E.164; null when it could not be parsed.", labels=ID_DIRECT),
+        Field(
+            "phone",
+            "string",
+            "Phone number in E.164; null when it could not be parsed.",
+            labels=ID_DIRECT,
+        ),
         Field("street", "string", "Street address as given, tidied.", labels=ID_DIRECT),
-        Field("postal_code", "string", "Postal code in the country's usual format.", labels=ID_INDIRECT),
+        Field(
+            "postal_code",
+            "string",
+            "Postal code in the country's usual format.",
+            labels=ID_INDIRECT,
+        ),
         Field("city", "string", "City.", labels=ID_INDIRECT),
         Field("region", "string", "Region or state.", labels=ID_INDIRECT),
         Field("country", "string", "ISO 3166-1 alpha-2 country code."),
@@ -97,15 +107,30 @@ PERSON_RECORD = Schema(
     fields=(
         Field("record_id", "string", "Source record id: '<source>:<source key>'.", False),
         Field("source", "string", "crm or loyalty.", False),
-        Field("source_key", "string", "The source's own key (crm_id or loyalty_id).", False, ID_INDIRECT),
+        Field(
+            "source_key",
+            "string",
+            "The source's own key (crm_id or loyalty_id).",
+            False,
+            ID_INDIRECT,
+        ),
         *_name_fields(),
-        Field("loyalty_id", "string", "Loyalty card the person registered (CRM) or holds (loyalty).", labels=ID_INDIRECT),
+        Field(
+            "loyalty_id",
+            "string",
+            "Loyalty card the person registered (CRM) or holds (loyalty).",
+            labels=ID_INDIRECT,
+        ),
         Field("loyalty_tier", "string", "Loyalty tier (loyalty records)."),
         Field("points_balance", "bigint", "Loyalty points balance (loyalty records)."),
         Field("loyalty_status", "string", "active or closed (loyalty records)."),
         Field("enrolled_at", "timestamp", "When the member enrolled (loyalty records)."),
         *[
-            Field(f"consent_{p}", "string", f"Consent for {p.replace('_', ' ')}: granted, denied or unknown.")
+            Field(
+                f"consent_{p}",
+                "string",
+                f"Consent for {p.replace('_', ' ')}: granted, denied or unknown.",
+            )
             for p in CONSENT_PURPOSES
         ],
         Field("consent_updated_at", "timestamp", "When the consent values were captured (UTC)."),
@@ -135,10 +160,22 @@ EXPERIENCE_EVENT = Schema(
         Field("event_type", "string", "page_view, product_view, add_to_cart, purchase, login, ..."),
         Field("anonymous_id", "string", "Browser cookie id.", labels=ID_INDIRECT),
         Field("device_id", "string", "App device id.", labels=ID_INDIRECT),
-        Field("crm_id", "string", "The CRM id of a logged-in user (source field user_id).", labels=ID_INDIRECT),
-        Field("email", "string", "Email typed into a form, trimmed and lower-cased.", labels=ID_DIRECT),
+        Field(
+            "crm_id",
+            "string",
+            "The CRM id of a logged-in user (source field user_id).",
+            labels=ID_INDIRECT,
+        ),
+        Field(
+            "email", "string", "Email typed into a form, trimmed and lower-cased.", labels=ID_DIRECT
+        ),
         Field("email_is_valid", "boolean", "Whether that email is syntactically valid."),
-        Field("email_key", "string", "Canonical email for identity; null when invalid.", labels=ID_DIRECT),
+        Field(
+            "email_key",
+            "string",
+            "Canonical email for identity; null when invalid.",
+            labels=ID_DIRECT,
+        ),
         Field("page_url", "string", "Page or screen."),
         Field("sku", "string", "Product SKU for product events."),
         Field("order_id", "string", "Order id of a purchase event."),
@@ -158,7 +195,12 @@ COMMERCE_LINE = Schema(
     description="Commerce line class: one row per purchase or return line, in store or online.",
     key=("line_id",),
     fields=(
-        Field("line_id", "string", "'pos:<transaction_id>:<line_no>' or 'web:<order_id>:<event_id>'.", False),
+        Field(
+            "line_id",
+            "string",
+            "'pos:<transaction_id>:<line_no>' or 'web:<order_id>:<event_id>'.",
+            False,
+        ),
         Field("source", "string", "pos or web.", False),
         Field("order_id", "string", "POS transaction_id or web order_id: one purchase.", False),
         Field("line_no", "int", "Line number within the receipt (web: 1)."),
@@ -175,7 +217,9 @@ COMMERCE_LINE = Schema(
         Field("category", "string", "Product category."),
         Field("quantity", "int", "Units; negative for a return."),
         Field("unit_price", "decimal(18,2)", "Price per unit, in currency."),
-        Field("amount", "decimal(18,2)", "quantity x unit_price (negative for returns), in currency."),
+        Field(
+            "amount", "decimal(18,2)", "quantity x unit_price (negative for returns), in currency."
+        ),
         Field("currency", "string", "ISO 4217 currency."),
         Field("is_return", "boolean", "Whether the line returns goods (quantity < 0)."),
         IDENTITIES,
@@ -193,8 +237,17 @@ CONSENT_EVENT = Schema(
         Field("source", "string", "crm or loyalty.", False),
         Field("purpose", "string", "email, sms, personalization or ad_sharing.", False),
         Field("value", "string", "granted, denied or unknown (unknown is never granted).", False),
-        Field("captured_at", "timestamp", "When the value was captured (consent_updated_at, else record time)."),
-        Field("identities", IDENTITIES_TYPE, "Identifiers of the record, to resolve the person.", labels=ID_DIRECT),
+        Field(
+            "captured_at",
+            "timestamp",
+            "When the value was captured (consent_updated_at, else record time).",
+        ),
+        Field(
+            "identities",
+            IDENTITIES_TYPE,
+            "Identifiers of the record, to resolve the person.",
+            labels=ID_DIRECT,
+        ),
         *LINEAGE,
     ),
 )
@@ -205,14 +258,32 @@ QUARANTINE = Schema(
     key=("source", "file_sha256", "row_number"),
     fields=(
         Field("source", "string", "crm, loyalty, pos or web.", False),
-        Field("reason_code", "string", "Why: missing_key, duplicate_key, malformed_csv_row, invalid_utf8, malformed_json.", False),
+        Field(
+            "reason_code",
+            "string",
+            "Why: missing_key, duplicate_key, malformed_csv_row, invalid_utf8, malformed_json.",
+            False,
+        ),
         Field("reason_detail", "string", "Human-readable detail."),
-        Field("raw_record", "string", "The bronze row as JSON (or the unparsed text).", labels=ID_DIRECT),
+        Field(
+            "raw_record",
+            "string",
+            "The bronze row as JSON (or the unparsed text).",
+            labels=ID_DIRECT,
+        ),
         Field("quarantined_at", "timestamp", "When the row was quarantined."),
         *LINEAGE,
     ),
 )
 
-QUARANTINE_REASONS = ("missing_key", "duplicate_key", "malformed_csv_row", "invalid_utf8", "malformed_json")
+QUARANTINE_REASONS = (
+    "missing_key",
+    "duplicate_key",
+    "malformed_csv_row",
+    "invalid_utf8",
+    "malformed_json",
+)
 
-SCHEMAS = {s.name: s for s in (PERSON_RECORD, EXPERIENCE_EVENT, COMMERCE_LINE, CONSENT_EVENT, QUARANTINE)}
+SCHEMAS = {
+    s.name: s for s in (PERSON_RECORD, EXPERIENCE_EVENT, COMMERCE_LINE, CONSENT_EVENT, QUARANTINE)
+}

@@ -14,10 +14,7 @@ from hypothesis import strategies as st
 from jobs.silver import standardise as sd
 
 # Email validation warms up IDNA tables on first use; a wall-clock deadline would be flaky.
-settings.register_profile(
-    "standardise", deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-PROPERTY = settings(settings.get_profile("standardise"), max_examples=200)
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 MISSING = [None, "", " ", "   ", "\t\n", "\u00a0", "\u200b", "null", "NULL", "None", "N/A"]
 MISSING += ["n/a", "-", " - ", "#N/A"]
@@ -92,6 +89,9 @@ EMAILS = [
     ("a@b@c.com", "a@b@c.com", False),
     ("😀@example.com", "😀@example.com", True),
     ("x" * 400 + "@example.com", "x" * 400 + "@example.com", False),
+    ("<>", None, None),
+    ("'-'", None, None),
+    ("mailto:", None, None),
 ]
 
 
@@ -110,6 +110,13 @@ MATCH_KEYS = [
     ("mailto:Erik.Larsson+x@GMAIL.COM", "eriklarsson@gmail.com"),
     ("bad@", None),
     ("anna..berg@gmail.com", None),
+    ("test@test.com", None),
+    ("noemail@none.com", None),
+    ("No@Email.com", None),
+    ("x@x.com", None),
+    ("kund@butiken.se", None),
+    ("test+1@gmail.com", None),
+    ("testa@example.com", "testa@example.com"),
     (None, None),
     ("", None),
 ]
@@ -160,7 +167,7 @@ PHONES = [
     # France
     ("06 12 34 56 78", "FR", "+33612345678"),
     ("06.12.34.56.78", "FR", "+33612345678"),
-    ("01 23 45 67 89", "FR", "+33123456789"),
+    ("01 42 68 53 00", "FR", "+33142685300"),
     ("+33 (0)6 12 34 56 78", None, "+33612345678"),
     ("0033 6 12 34 56 78", "GB", "+33612345678"),
     # United Kingdom
@@ -194,14 +201,16 @@ PHONES = [
     ("312 345 6789", "IT", "+393123456789"),
     ("02 1234 5678", "IT", "+390212345678"),
     ("512 345 678", "PL", "+48512345678"),
-    ("+48 12 345 67 89", None, "+48123456789"),
+    ("+48 12 345 67 88", None, "+48123456788"),
+    ("01 23 45 67 89", "FR", None),
     ("612 34 56 78", "ES", "+34612345678"),
 ]
 
 
 @pytest.mark.parametrize(("raw", "region", "expected"), PHONES)
 def test_normalise_phone(raw, region, expected):
-    assert sd.normalise_phone(raw, region) == (expected, None)
+    issue = None if expected else "invalid_phone"
+    assert sd.normalise_phone(raw, region) == (expected, issue)
 
 
 BAD_PHONES = [
@@ -221,6 +230,12 @@ BAD_PHONES = [
     ("07700 900123", "GB"),
     ("+" + "1" * 300, None),
     ("📞 070-123", "SE"),
+    # Placeholders that libphonenumber accepts as valid numbers.
+    ("123456789", "SE"),
+    ("123456789", "FR"),
+    ("1234567890", "GB"),
+    ("9999999999", "SE"),
+    ("+46 98 765 43 21", None),
 ]
 
 
@@ -737,7 +752,6 @@ messy_text = st.one_of(
 )
 optional_text = st.one_of(st.none(), messy_text)
 regions = st.sampled_from(["SE", "NO", "DK", "FI", "DE", "FR", "GB", "US", "NL", "IE", "IT"])
-issue_or_none = st.sampled_from([None, *sorted(sd.ISSUE_CODES)])
 
 
 def _issue_ok(issue):
@@ -799,7 +813,7 @@ def test_email_is_idempotent_lower_case_and_trimmed(raw):
 def test_generated_emails_are_valid_and_keyed(raw):
     email, is_valid = sd.normalise_email(raw)
     key = sd.email_match_key(raw)
-    if is_valid:
+    if is_valid and email.split("@")[0].split("+")[0] not in sd._PLACEHOLDER_LOCAL_PARTS:
         assert key is not None and sd.email_match_key(email) == key
         assert sd.email_match_key(key) == key
 
@@ -852,6 +866,9 @@ def test_phone_output_is_valid_e164(case):
 def test_example_numbers_round_trip(region, kind, layout, separator):
     example = phonenumbers.example_number_for_type(region, kind)
     assume(example is not None)
+    # Some regions' examples are the placeholders the module rejects (FR 01 23 45 67 89).
+    digits = phonenumbers.national_significant_number(example)
+    assume(len(set(digits)) > 1 and digits not in "01234567890" and digits not in "9876543210")
     written = phonenumbers.format_number(example, layout).replace(" ", separator)
     expected = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
     assert sd.normalise_phone(written, region) == (expected, None)
@@ -922,7 +939,18 @@ def test_consent_is_idempotent_and_unknown_is_never_granted(raw):
         assert consent == "unknown"
 
 
-COUNTRY_SPELLINGS = [raw for raw, _ in COUNTRIES] + sorted(sd._ALPHA2)
+# libphonenumber's regions are ISO 3166-1 alpha-2 codes, bar two it adds and seven
+# uninhabited territories it lacks: an independent list to check the module's table against.
+PHONE_ONLY_REGIONS = {"AC", "TA"}
+ISO_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS - PHONE_ONLY_REGIONS)
+
+
+def test_every_inhabited_iso_country_is_known():
+    unknown = [code for code in ISO_REGIONS if sd.normalise_country(code.lower()) != (code, None)]
+    assert unknown == []
+
+
+COUNTRY_SPELLINGS = [raw for raw, _ in COUNTRIES] + ISO_REGIONS
 
 
 @PROPERTY
@@ -949,7 +977,11 @@ def test_postal_code_is_idempotent(raw, country):
 
 
 @PROPERTY
-@given(value=st.decimals(allow_nan=False, allow_infinity=False, places=4, max_value=10**30))
+@given(
+    value=st.decimals(
+        allow_nan=False, allow_infinity=False, places=4, min_value=-(10**30), max_value=10**30
+    )
+)
 def test_decimals_round_trip(value):
     for written in (format(value, "f"), str(value)):
         assert sd.parse_decimal(written) == (value, None)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -89,6 +92,23 @@ class UniqueIds:
             if value not in self.taken:
                 self.taken.add(value)
                 return value
+
+
+class Weighted:
+    """Repeated weighted choice: cumulative weights once, one bisect per draw.
+
+    ``random.choices`` rebuilds the cumulative weights on every call, which shows up in
+    profiles when it runs once per receipt line or web session.
+    """
+
+    def __init__(self, items: Sequence, weights: Iterable[float]):
+        self.items = tuple(items)
+        self.cum = list(itertools.accumulate(weights))
+        self.total = self.cum[-1]
+
+    def pick(self, rng: random.Random):
+        """One item, drawn with probability proportional to its weight."""
+        return self.items[bisect.bisect_right(self.cum, rng.random() * self.total)]
 
 
 def uuid4_text(rng: random.Random) -> str:

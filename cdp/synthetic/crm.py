@@ -16,28 +16,10 @@ from cdp.synthetic.master import MasterRecord, MasterSystem, flip_consent
 from cdp.synthetic.noise import Noise
 from cdp.synthetic.population import Person, Population
 from cdp.synthetic.settings import GeneratorSettings
+from schemas.landing import CRM
 
-CRM_COLUMNS = (
-    "crm_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "region",
-    "country",
-    "birth_date",
-    "loyalty_id",
-    "consent_email",
-    "consent_sms",
-    "consent_personalization",
-    "consent_ad_sharing",
-    "consent_updated_at",
-    "created_at",
-    "updated_at",
-)
+# The landing contract (CONTRACTS.md section 1) is defined once, in schemas/landing.py.
+CRM_COLUMNS = CRM.columns
 
 CONSENTS = ("consent_email", "consent_sms", "consent_personalization", "consent_ad_sharing")
 # How often customers say yes / no / nothing to each purpose when they sign up.
@@ -109,10 +91,11 @@ class CrmSystem(MasterSystem):
                 and not person.crm_loyalty_unlinked
                 and rng.random() < s.crm_links_loyalty
             )
-            if days > 0 and rng.random() < p_new:
-                created = rng.randint(0, days - 1)
+            earliest = min(person.first_day_as_customer(self.calendar), days - 1)
+            if rng.random() < p_new or earliest >= 0:
+                created = rng.randint(max(earliest, 0), days - 1)
             else:
-                created = -rng.randint(1, 8 * 365)
+                created = -rng.randint(1, min(8 * 365, -earliest))
             drafts.append((created, rng.randint(6 * 3600, 23 * 3600), person, True))
             if rng.random() < s.crm_duplicate_rate:
                 if created < 0 and rng.random() < 0.7:
@@ -209,6 +192,13 @@ class CrmSystem(MasterSystem):
         def lag(day: int) -> int:
             return day + (0 if rng.random() < 0.4 else rng.randint(1, 25))
 
+        # Only the record the person uses (not a forgotten duplicate, not the family
+        # address) learns about a new email.
+        switch = person.emails[-1][0]
+        follows_email = (
+            len(person.emails) > 1 and not record.uses_family_email and record.web_account
+        )
+
         # Before the period: folded into the state the full extract shows.
         if created < 0:
             for move in hh.move_days():
@@ -216,11 +206,9 @@ class CrmSystem(MasterSystem):
                     day = lag(move)
                     if day < 0:
                         self._set_address(record, move)(record, cal.ts(*at(day)))
-            switch = person.emails[-1][0]
-            if len(person.emails) > 1 and created < switch < 0 and rng.random() < 0.6:
-                if not record.uses_family_email and record.web_account:
-                    email = self.noise.email(person.emails[-1][1], allow_missing=False)
-                    _set_field("email", email)(record, cal.ts(*at(switch)))
+            if follows_email and created < switch < 0 and rng.random() < 0.6:
+                email = self.noise.email(person.emails[-1][1], allow_missing=False)
+                _set_field("email", email)(record, cal.ts(*at(switch)))
             if rng.random() < 0.4:
                 self._change_consent(record)(record, cal.ts(*at(rng.randint(created, -1))))
             if rng.random() < 0.5:
@@ -238,11 +226,9 @@ class CrmSystem(MasterSystem):
         for move in hh.move_days():
             if move >= max(created, 1) and rng.random() < 0.75:
                 self.schedule(*at(lag(move)), record, self._set_address(record, move))
-        switch = person.emails[-1][0]
-        if len(person.emails) > 1 and switch >= max(created, 1) and rng.random() < 0.6:
-            if not record.uses_family_email and record.web_account:
-                email = self.noise.email(person.emails[-1][1], allow_missing=False)
-                self.schedule(*at(lag(switch)), record, _set_field("email", email))
+        if follows_email and switch >= max(created, 1) and rng.random() < 0.6:
+            email = self.noise.email(person.emails[-1][1], allow_missing=False)
+            self.schedule(*at(lag(switch)), record, _set_field("email", email))
         for day in poisson_days(rng, s.consent_change_per_year, days):
             self.schedule(*at(day), record, self._change_consent(record))
         for day in poisson_days(rng, 0.05, days):

@@ -15,28 +15,10 @@ from cdp.synthetic.master import MasterRecord, MasterSystem, flip_consent
 from cdp.synthetic.noise import Noise
 from cdp.synthetic.population import Person, Population
 from cdp.synthetic.settings import GeneratorSettings
+from schemas.landing import LOYALTY
 
-LOYALTY_COLUMNS = (
-    "loyalty_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "region",
-    "country",
-    "birth_date",
-    "tier",
-    "points_balance",
-    "status",
-    "enrolled_at",
-    "updated_at",
-    "consent_email",
-    "consent_sms",
-    "consent_updated_at",
-)
+# The landing contract (CONTRACTS.md section 1) is defined once, in schemas/landing.py.
+LOYALTY_COLUMNS = LOYALTY.columns
 
 TIERS = (("platinum", 6000), ("gold", 2000), ("silver", 500), ("bronze", 0))
 _TIER_RANK = {"bronze": 0, "silver": 1, "gold": 2, "platinum": 3}
@@ -91,10 +73,11 @@ class LoyaltyProgram(MasterSystem):
         for person in self.population.persons:
             if not person.has_loyalty:
                 continue
-            if days > 0 and rng.random() < p_new:
-                enrolled = rng.randint(0, days - 1)
+            earliest = min(person.first_day_as_customer(self.calendar), days - 1)
+            if rng.random() < p_new or earliest >= 0:
+                enrolled = rng.randint(max(earliest, 0), days - 1)
             else:
-                enrolled = -rng.randint(1, 6 * 365)
+                enrolled = -rng.randint(1, min(6 * 365, -earliest))
             closed = None
             if days > 1 and enrolled < days - 2 and rng.random() < p_close:
                 closed = rng.randint(max(enrolled + 1, 1), days - 1)

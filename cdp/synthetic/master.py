@@ -7,13 +7,12 @@ the records created or changed that day, each in its end-of-day state.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cdp.synthetic.common import Calendar
 from cdp.synthetic.population import Person
-
-CONSENT_VALUES = ("y", "n", "")
 
 
 @dataclass(eq=False)
@@ -87,7 +86,7 @@ def _by_time(item: tuple[int, int, MasterRecord, Apply]) -> tuple[int, int]:
     return item[0], item[1]
 
 
-def flip_consent(value: str, rng) -> str:
+def flip_consent(value: str, rng: random.Random) -> str:
     """A consent answer after the customer changed their mind (or first answered)."""
     if value == "y":
         return "n"

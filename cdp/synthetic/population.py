@@ -86,6 +86,10 @@ class Person:
     def country(self) -> str:
         return self.household.country
 
+    def first_day_as_customer(self, calendar: Calendar) -> int:
+        """Day index of the person's 16th birthday: no system knows them before that."""
+        return (self.birth_date + timedelta(days=16 * 365 + 4) - calendar.start).days
+
     def email_at(self, day: int) -> str:
         """The email the person gave out on ``day``."""
         current = self.emails[0][1]
@@ -164,8 +168,12 @@ class PhoneFactory:
         return prefix + "".join(str(self.rng.randrange(10)) for _ in range(length - len(prefix)))
 
     @staticmethod
-    def _valid(region: str, nsn: str, kind) -> bool:
-        number = phonenumbers.parse(f"+{phonenumbers.country_code_for_region(region)}{nsn}")
+    def _number(region: str, nsn: str) -> phonenumbers.PhoneNumber:
+        code = phonenumbers.country_code_for_region(region)
+        return phonenumbers.PhoneNumber(country_code=code, national_number=int(nsn))
+
+    def _valid(self, region: str, nsn: str, kind) -> bool:
+        number = self._number(region, nsn)
         if not phonenumbers.is_valid_number(number):
             return False
         return phonenumbers.number_type(number) in (kind, PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -180,7 +188,7 @@ class PhoneFactory:
             e164 = f"+{code}{nsn}"
             if e164 in self.taken:
                 continue
-            if phonenumbers.is_valid_number(phonenumbers.parse(e164)):
+            if phonenumbers.is_valid_number(self._number(region, nsn)):
                 self.taken.add(e164)
                 return e164
         raise RuntimeError(f"could not draw a valid phone number for {region}")
@@ -299,7 +307,10 @@ class PopulationBuilder:
     def _members(self, kind: str) -> list[tuple[str, float, bool, bool]]:
         """(gender, age, shares household surname, twin of previous) for a household kind."""
         rng = self.rng
-        g = lambda: rng.choice("mf")  # noqa: E731
+
+        def g() -> str:
+            return rng.choice("mf")
+
         if kind == "single":
             return [(g(), rng.triangular(18, 90, 34), True, False)]
         if kind == "couple":

@@ -14,25 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cdp.synthetic.common import Calendar, Streams
+from cdp.synthetic.common import Calendar, Streams, Weighted
 from cdp.synthetic.loyalty import LoyaltyProgram
 from cdp.synthetic.population import Person, Population
 from cdp.synthetic.settings import EUR_RATES, LOCALES, GeneratorSettings
+from schemas.landing import POS
 
-POS_COLUMNS = (
-    "transaction_id",
-    "line_no",
-    "store_id",
-    "transaction_ts",
-    "loyalty_id",
-    "card_token",
-    "sku",
-    "product_name",
-    "category",
-    "quantity",
-    "unit_price",
-    "currency",
-)
+# The landing contract (CONTRACTS.md section 1) is defined once, in schemas/landing.py.
+POS_COLUMNS = POS.columns
 
 # category -> (nouns, adjectives, price range in EUR)
 _CATALOGUE_PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[float, float]]] = {
@@ -79,6 +68,10 @@ _CATALOGUE_PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[float,
 }
 
 
+_LINES = Weighted((1, 2, 3, 4, 5), (0.35, 0.28, 0.18, 0.11, 0.08))
+_QUANTITY = Weighted((1, 2, 3), (0.82, 0.14, 0.04))
+
+
 @dataclass(frozen=True)
 class Product:
     """One catalogue item; prices are per currency, already rounded the way shops do."""
@@ -98,6 +91,7 @@ class Store:
     country: str
     currency: str
     default_card: str
+    default_card_rate: float  # share of card-less customers the cashier swipes it for
 
 
 def _shop_price(eur: float, currency: str) -> float:
@@ -105,7 +99,7 @@ def _shop_price(eur: float, currency: str) -> float:
     value = eur * EUR_RATES[currency]
     if currency in ("SEK", "NOK", "DKK"):
         return float(max(9, int(math.ceil(value / 10.0) * 10 - 1)))
-    return max(0.99, math.floor(value) + (0.95 if value % 1 > 0.5 else 0.99) - 1.0 + 1.0)
+    return max(0.99, math.floor(value) + (0.95 if value % 1 > 0.5 else 0.99))
 
 
 def build_catalogue(rng: random.Random, size: int = 400) -> list[Product]:
@@ -161,7 +155,7 @@ class PointOfSale:
         # Popular products sell more: Zipf-like weights over a shuffled catalogue.
         weights = 1.0 / np.arange(1, len(catalogue) + 1) ** 0.8
         self.np_rng.shuffle(weights)
-        self._cum_weights = list(np.cumsum(weights))
+        self._products = Weighted(catalogue, weights.tolist())
         self.stores = self._build_stores()
         self.home_store = {
             p.index: self.rng.choice(self.stores_in[p.country]) for p in population.persons
@@ -179,13 +173,17 @@ class PointOfSale:
         for spec in LOCALES.values():
             if spec.country not in counts:
                 continue
-            n = max(2, round(counts[spec.country] / self.settings.persons_per_store))
+            n = max(1, round(counts[spec.country] / self.settings.persons_per_store))
             for k in range(1, n + 1):
+                # Swiping the store's own card is a habit of some stores' staff, not a
+                # random act: it concentrates in a few stores, starting with the flagship.
+                habit = 2.5 if k == 1 else self.rng.choice((0.2, 0.5, 1.0, 2.5))
                 store = Store(
                     store_id=f"{spec.country}{k:03d}",
                     country=spec.country,
                     currency=spec.currency,
                     default_card=self.loyalty.ids.digits("6", 9),
+                    default_card_rate=min(1.0, self.settings.store_card_rate * habit),
                 )
                 stores.append(store)
                 self.stores_in.setdefault(spec.country, []).append(store)
@@ -294,24 +292,24 @@ class PointOfSale:
             ]
             if family and rng.random() < s.household_card_share:
                 loyalty_id = family[0].key
-            elif rng.random() < s.store_card_rate:
+            elif rng.random() < store.default_card_rate:
                 loyalty_id = store.default_card
         card_token = ""
         if person.card_tokens and rng.random() >= s.cash_share:
             tokens = person.card_tokens
             card_token = tokens[0] if len(tokens) == 1 or rng.random() < 0.7 else rng.choice(tokens)
-        n_lines = rng.choices((1, 2, 3, 4, 5), (0.35, 0.28, 0.18, 0.11, 0.08))[0]
+        n_lines = _LINES.pick(rng)
         lines = []
         for _ in range(n_lines):
             product = self._product()
-            qty = rng.choices((1, 2, 3), (0.82, 0.14, 0.04))[0]
+            qty = _QUANTITY.pick(rng)
             lines.append((product, qty))
         if rng.random() < s.exchange_line_rate:
             lines.append((self._product(), -1))  # an exchange: returned item on the same receipt
         return _Receipt(person, store, loyalty_id, card_token, lines)
 
     def _product(self) -> Product:
-        return self.rng.choices(self.catalogue, cum_weights=self._cum_weights)[0]
+        return self._products.pick(self.rng)
 
     def _plan_return(self, receipt: _Receipt, day: int) -> None:
         rng = self.rng

@@ -57,22 +57,22 @@ class NoiseRates:
     name_typo: float = 0.04
     name_nickname: float = 0.08  # applied only when the first name has a known nickname
     name_swapped: float = 0.015
-    name_case: float = 0.05
-    name_ascii_folded: float = 0.15  # applied only to names with letters outside ASCII
+    name_case: float = 0.03
+    name_ascii_folded: float = 0.10  # applied only to names with letters outside ASCII
     name_missing: float = 0.015
     email_missing: float = 0.05
     email_junk: float = 0.015
     email_case: float = 0.07
-    email_gmail_variant: float = 0.25  # dots / +tag, applied only to gmail addresses
+    email_gmail_variant: float = 0.12  # dots / +tag, applied only to gmail addresses
     email_plus_tag: float = 0.02
     email_domain_typo: float = 0.01
-    email_malformed: float = 0.01
+    email_malformed: float = 0.015
     email_whitespace: float = 0.02
-    phone_missing: float = 0.08
-    phone_junk: float = 0.012
-    birth_date_missing: float = 0.08
-    birth_date_compact: float = 0.06  # YYYYMMDD
-    birth_date_invalid: float = 0.012
+    phone_missing: float = 0.06
+    phone_junk: float = 0.015
+    birth_date_missing: float = 0.06
+    birth_date_compact: float = 0.05  # YYYYMMDD
+    birth_date_invalid: float = 0.015
     birth_date_default: float = 0.004  # 1900-01-01, the classic "unknown" placeholder
     birth_date_day_month_swapped: float = 0.006
     address_abbreviated: float = 0.08
@@ -131,13 +131,13 @@ class GeneratorSettings:
     shared_card_share: float = 0.04
     loyalty_swipe_share: float = 0.85
     household_card_share: float = 0.25  # no own card: swipe a household member's card
-    store_card_rate: float = 0.12  # walk-in without a card: cashier swipes the store's own card
+    store_card_rate: float = 0.12  # card-less customer: cashier swipes the store's own card
     return_rate: float = 0.08
     exchange_line_rate: float = 0.015
 
     web_active_share: float = 0.80
     app_user_share: float = 0.30
-    sessions_per_year: float = 9.0
+    sessions_per_year: float = 10.0
     shared_device_share: float = 0.05
     junk_form_email_rate: float = 0.04
 

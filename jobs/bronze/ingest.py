@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 
 from cdp import catalog
 from cdp.errors import CdpError, MissingColumnError
-from jobs.bronze.landing_files import LandedFile, list_landed, sha256_of
+from jobs.bronze.landing_files import LandedFile, list_landed, read_csv_header, sha256_of
 from schemas.landing import SOURCES, LandingSpec
 
 if TYPE_CHECKING:
@@ -107,6 +107,9 @@ def with_row_numbers(df: DataFrame, column: str = "_row_number") -> DataFrame:
     to files read in many partitions.
     """
     mid = F.monotonically_increasing_id()
+    if df.rdd.getNumPartitions() == 1:
+        # One partition (every multi-line CSV file, any small file): no offsets to add.
+        return df.withColumn(column, (mid + 1).cast("long"))
     df = df.withColumn("_mid", mid).withColumn("_part", F.shiftright(F.col("_mid"), 33))
     counts = sorted((r["_part"], r["count"]) for r in df.groupBy("_part").count().collect())
     offsets, running = [], 0
@@ -135,7 +138,9 @@ def flag_malformed_csv(df: DataFrame, data_columns: list[str]) -> DataFrame:
     """Mark rows the CSV parser could not split, or that hold bytes that were not UTF-8."""
     any_bad_char = F.lit(False)
     for name in [*data_columns, CORRUPT]:
-        any_bad_char = any_bad_char | F.coalesce(F.col(name).contains(REPLACEMENT_CHAR), F.lit(False))
+        any_bad_char = any_bad_char | F.coalesce(
+            F.col(name).contains(REPLACEMENT_CHAR), F.lit(False)
+        )
     reason = (
         F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed_csv_row"))
         .when(any_bad_char, F.lit("invalid_utf8"))
@@ -158,9 +163,7 @@ def parse_json_lines(lines: DataFrame) -> tuple[DataFrame, list[str]]:
         "_obj",
         F.from_json("value", T.MapType(T.StringType(), T.StringType()), {"mode": "PERMISSIVE"}),
     )
-    keys = sorted(
-        r[0] for r in parsed.select(F.explode(F.map_keys("_obj"))).distinct().collect()
-    )
+    keys = sorted(r[0] for r in parsed.select(F.explode(F.map_keys("_obj"))).distinct().collect())
     bad = F.col("_obj").isNull() | F.col("value").contains(REPLACEMENT_CHAR)
     reason = (
         F.when(F.col("_obj").isNull(), F.lit("malformed_json"))
@@ -180,15 +183,16 @@ def parse_json_lines(lines: DataFrame) -> tuple[DataFrame, list[str]]:
 # --------------------------------------------------------------------------- reading files
 
 
-def _read_csv(spark: SparkSession, file: LandedFile, spec: LandingSpec) -> DataFrame:
-    header = spark.read.option("header", True).option("multiLine", True).csv(file.uri).columns
+def _read_csv(spark: SparkSession, landing: str, file: LandedFile, spec: LandingSpec) -> DataFrame:
+    header = read_csv_header(landing, file.uri)
     if not header:
         raise CdpError(f"{file.uri}: empty file (no header row)")
     for column in spec.key:
         if column not in header:
             raise MissingColumnError(file.uri, column)
     schema = T.StructType(
-        [T.StructField(c, T.StringType()) for c in header] + [T.StructField(CORRUPT, T.StringType())]
+        [T.StructField(c, T.StringType()) for c in header]
+        + [T.StructField(CORRUPT, T.StringType())]
     )
     df = (
         spark.read.schema(schema)
@@ -205,9 +209,7 @@ def _read_csv(spark: SparkSession, file: LandedFile, spec: LandingSpec) -> DataF
 
 
 def _read_jsonl(spark: SparkSession, file: LandedFile, spec: LandingSpec) -> DataFrame:
-    lines = with_row_numbers(spark.read.option("wholetext", False).text(file.uri))
-    if lines.limit(1).count() == 0:
-        raise CdpError(f"{file.uri}: empty file")
+    lines = with_row_numbers(spark.read.text(file.uri))
     df, keys = parse_json_lines(lines)
     good_keys = set(keys)
     for column in spec.key:
@@ -216,12 +218,14 @@ def _read_jsonl(spark: SparkSession, file: LandedFile, spec: LandingSpec) -> Dat
     return df
 
 
-def read_landed_file(spark: SparkSession, file: LandedFile, spec: LandingSpec) -> DataFrame:
+def read_landed_file(
+    spark: SparkSession, landing: str, file: LandedFile, spec: LandingSpec
+) -> DataFrame:
     """One landed file as text columns plus ``_row_number``, ``_malformed_reason``, ``_raw_record``."""
     if file.size == 0:
         raise CdpError(f"{file.uri}: empty file")
     if spec.file_format == "csv":
-        return _read_csv(spark, file, spec)
+        return _read_csv(spark, landing, file, spec)
     return _read_jsonl(spark, file, spec)
 
 
@@ -232,12 +236,87 @@ def _already_ingested(spark: SparkSession, warehouse: str) -> set[str]:
     if not catalog.exists(spark, "bronze.file_log", warehouse):
         return set()
     log_df = catalog.read(spark, "bronze.file_log", warehouse)
-    return {r[0] for r in log_df.where("status = 'ingested'").select("file_sha256").distinct().collect()}
+    return {
+        r[0] for r in log_df.where("status = 'ingested'").select("file_sha256").distinct().collect()
+    }
 
 
 def _ordered(df: DataFrame) -> DataFrame:
     data = [c for c in df.columns if c not in LINEAGE_COLUMNS]
     return df.select(*data, *LINEAGE_COLUMNS)
+
+
+def _fail(outcome: FileOutcome, uri: str, exc: Exception) -> None:
+    outcome.status = "failed"
+    if isinstance(exc, CdpError):
+        outcome.error = str(exc)
+    else:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        outcome.error = f"{uri}: unreadable ({exc.__class__.__name__}: {first})"
+    log.error("%s", outcome.error)
+
+
+def _hash_list(outcomes: list[FileOutcome]) -> str:
+    return ", ".join(f"'{o.file_sha256}'" for o in outcomes)
+
+
+def _write_files(
+    spec: LandingSpec, warehouse: str, frames: list[tuple[FileOutcome, DataFrame]]
+) -> None:
+    """One Delta commit for all new files of a source; file by file if that fails.
+
+    Replacing the files' own slice (by content hash) makes the write idempotent even when a
+    previous run died between this write and the file log.
+    """
+    batch = frames[0][1]
+    for _, other in frames[1:]:
+        batch = batch.unionByName(other, allowMissingColumns=True)
+    try:
+        catalog.write(
+            _ordered(batch),
+            spec.bronze_table,
+            warehouse,
+            replace_where=f"_file_sha256 IN ({_hash_list([o for o, _ in frames])})",
+            merge_schema=True,
+        )
+        return
+    except Exception as exc:
+        if len(frames) == 1:
+            _fail(frames[0][0], frames[0][0].file_path, exc)
+            return
+        log.warning("bronze %s: batch write failed, retrying file by file", spec.source)
+    for outcome, df in frames:
+        try:
+            catalog.write(
+                _ordered(df),
+                spec.bronze_table,
+                warehouse,
+                replace_where=f"_file_sha256 IN ({_hash_list([outcome])})",
+                merge_schema=True,
+            )
+        except Exception as exc:
+            _fail(outcome, outcome.file_path, exc)
+
+
+def _count_rows(
+    spark: SparkSession, spec: LandingSpec, warehouse: str, outcomes: list[FileOutcome]
+) -> None:
+    """Rows and malformed rows per file, read back from what was written (one job)."""
+    written = [o for o in outcomes if o.status == "ingested"]
+    if not written:
+        return
+    counts = {
+        r["_file_sha256"]: r
+        for r in catalog.read(spark, spec.bronze_table, warehouse)
+        .where(f"_file_sha256 IN ({_hash_list(written)})")
+        .groupBy("_file_sha256")
+        .agg(F.count(F.lit(1)).alias("rows"), F.count("_malformed_reason").alias("malformed"))
+        .collect()
+    }
+    for outcome in written:
+        row = counts.get(outcome.file_sha256)
+        outcome.rows = int(row["rows"]) if row else 0
+        outcome.malformed_rows = int(row["malformed"]) if row else 0
 
 
 def ingest_source(
@@ -253,7 +332,7 @@ def ingest_source(
     files = list_landed(settings.paths.landing, source, batch_date)
     if files is None:
         return [], False
-    frames: list[DataFrame] = []
+    frames: list[tuple[FileOutcome, DataFrame]] = []
     outcomes: list[FileOutcome] = []
     for file in files:
         outcome = FileOutcome(source, batch_date, file.uri, file.name, None, file.size)
@@ -263,33 +342,14 @@ def ingest_source(
             if outcome.file_sha256 in known_hashes:
                 outcome.status = "duplicate"
                 continue
-            df = add_lineage(read_landed_file(spark, file, spec), file, outcome.file_sha256, ingested_at)
-            counts = df.agg(
-                F.count(F.lit(1)).alias("rows"),
-                F.count("_malformed_reason").alias("malformed"),
-            ).first()
-            outcome.rows, outcome.malformed_rows = int(counts["rows"]), int(counts["malformed"])
+            df = read_landed_file(spark, settings.paths.landing, file, spec)
+            frames.append((outcome, add_lineage(df, file, outcome.file_sha256, ingested_at)))
             known_hashes.add(outcome.file_sha256)
-            frames.append(df)
-        except CdpError as exc:
-            outcome.status, outcome.error = "failed", str(exc)
-            log.error("%s", exc)
         except Exception as exc:  # a broken file must not take the good ones down with it
-            outcome.status = "failed"
-            outcome.error = f"{file.uri}: unreadable ({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
-            log.error("%s", outcome.error)
+            _fail(outcome, file.uri, exc)
     if frames:
-        batch = frames[0]
-        for other in frames[1:]:
-            batch = batch.unionByName(other, allowMissingColumns=True)
-        hashes = ", ".join(f"'{h}'" for h in sorted({o.file_sha256 for o in outcomes if o.status == "ingested"}))
-        catalog.write(
-            _ordered(batch),
-            spec.bronze_table,
-            settings.paths.warehouse,
-            replace_where=f"_file_sha256 IN ({hashes})",
-            merge_schema=True,
-        )
+        _write_files(spec, settings.paths.warehouse, frames)
+        _count_rows(spark, spec, settings.paths.warehouse, [o for o, _ in frames])
     return outcomes, True
 
 
@@ -310,7 +370,11 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> IngestRepor
         report.files.extend(outcomes)
     if report.files:
         rows = [
-            {**asdict(o), "batch_date": dt.date.fromisoformat(o.batch_date), "logged_at": ingested_at}
+            {
+                **asdict(o),
+                "batch_date": dt.date.fromisoformat(o.batch_date),
+                "logged_at": ingested_at,
+            }
             for o in report.files
         ]
         log_df = spark.createDataFrame(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from dataclasses import dataclass
 
 from pyarrow import fs as pafs
@@ -70,3 +72,25 @@ def sha256_of(landing: str, uri: str) -> str:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_csv_header(landing: str, uri: str, max_bytes: int = 1 << 20) -> list[str]:
+    """Column names from a CSV file's header row, read without a Spark job.
+
+    A byte-order mark is dropped; blank names become ``_c<i>`` and repeated names get a
+    ``_<n>`` suffix so every landed column survives as its own bronze column.
+    """
+    filesystem, _ = _filesystem(landing)
+    path = uri.split("://", 1)[1] if "://" in uri else uri
+    with filesystem.open_input_stream(path) as stream:
+        head = stream.read(max_bytes).decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = next(csv.reader(io.StringIO(head)), [])
+    names: list[str] = []
+    for i, raw in enumerate(first):
+        name = raw.strip() or f"_c{i}"
+        base, n = name, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names

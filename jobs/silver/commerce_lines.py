@@ -90,7 +90,9 @@ def web_purchase_lines(events: DataFrame) -> DataFrame:
         "currency",
         (revenue < 0).alias("is_return"),
         "identities",
-        F.filter("issues", lambda i: i.startswith("revenue:") | i.startswith("event_ts:")).alias("issues"),
+        F.filter("issues", lambda i: i.startswith("revenue:") | i.startswith("event_ts:")).alias(
+            "issues"
+        ),
         "batch_date",
         "source_file",
         "file_sha256",

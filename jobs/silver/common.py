@@ -77,8 +77,10 @@ def split_quarantine(
     usable = tagged.where(F.col("_reason").isNull())
     usable = usable.withColumn("_dup_rank", F.row_number().over(order))
     good = usable.where(F.col("_dup_rank") == 1).drop("_dup_rank", "_reason")
-    dups = usable.where(F.col("_dup_rank") > 1).drop("_dup_rank").withColumn(
-        "_reason", F.lit("duplicate_key")
+    dups = (
+        usable.where(F.col("_dup_rank") > 1)
+        .drop("_dup_rank")
+        .withColumn("_reason", F.lit("duplicate_key"))
     )
     bad = tagged.where(F.col("_reason").isNotNull()).unionByName(dups)
     raw = F.coalesce(
@@ -86,7 +88,10 @@ def split_quarantine(
     )
     reason_detail = (
         F.when(F.col("_reason") == "missing_key", F.lit(f"blank {detail}"))
-        .when(F.col("_reason") == "duplicate_key", F.lit(f"{detail} repeated in this batch; a later row was kept"))
+        .when(
+            F.col("_reason") == "duplicate_key",
+            F.lit(f"{detail} repeated in this batch; a later row was kept"),
+        )
         .when(F.col("_reason") == "invalid_utf8", F.lit("file is not valid UTF-8"))
         .otherwise(F.lit("the row could not be parsed"))
     )

@@ -13,7 +13,9 @@ from schemas.xdm import EXPERIENCE_EVENT
 
 def standardise_web(bronze: DataFrame) -> tuple[DataFrame, DataFrame]:
     """Bronze web/app events -> (silver experience events, quarantined rows)."""
-    good, quarantine = split_quarantine(bronze, WEB.source, [trimmed(bronze, "event_id")], "event_id")
+    good, quarantine = split_quarantine(
+        bronze, WEB.source, [trimmed(bronze, "event_id")], "event_id"
+    )
     staged = good.select(
         "*",
         udfs.timestamp_udf(trimmed(good, "event_ts")).alias("_ts"),

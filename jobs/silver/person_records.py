@@ -22,10 +22,15 @@ def _person_columns(bronze: DataFrame, settings: StandardiseSettings) -> dict[st
         "email": udfs.email_udf(trimmed(bronze, "email")),
         "phone": udfs.phone_udf(trimmed(bronze, "phone"), region),
         "country": country,
-        "birth": udfs.date_udf(trimmed(bronze, "birth_date")),
+        "birth": udfs.make_date_udf(settings.date_formats, settings.min_birth_year)(
+            trimmed(bronze, "birth_date")
+        ),
         "updated": udfs.timestamp_udf(trimmed(bronze, "updated_at")),
         "consent_at": udfs.timestamp_udf(trimmed(bronze, "consent_updated_at")),
-        **{f"consent_{p}": udfs.consent_udf(trimmed(bronze, f"consent_{p}")) for p in CONSENT_PURPOSES},
+        **{
+            f"consent_{p}": udfs.consent_udf(trimmed(bronze, f"consent_{p}"))
+            for p in CONSENT_PURPOSES
+        },
     }
 
 
@@ -89,7 +94,9 @@ def standardise_person_records(
         email_key.alias("email_key"),
         phone.alias("phone"),
         udfs.tidy_text_udf(trimmed(good, "street")).alias("street"),
-        udfs.postal_code_udf(trimmed(good, "postal_code"), pc["country"]["value"]).alias("postal_code"),
+        udfs.postal_code_udf(trimmed(good, "postal_code"), pc["country"]["value"]).alias(
+            "postal_code"
+        ),
         udfs.tidy_text_udf(trimmed(good, "city")).alias("city"),
         udfs.tidy_text_udf(trimmed(good, "region")).alias("region"),
         pc["country"]["value"].alias("country"),
@@ -112,7 +119,9 @@ def standardise_person_records(
     return PERSON_RECORD.conform(records), quarantine
 
 
-def standardise_crm(bronze: DataFrame, settings: StandardiseSettings) -> tuple[DataFrame, DataFrame]:
+def standardise_crm(
+    bronze: DataFrame, settings: StandardiseSettings
+) -> tuple[DataFrame, DataFrame]:
     """Bronze CRM rows -> (person records, quarantine)."""
     return standardise_person_records(bronze, CRM, settings)
 

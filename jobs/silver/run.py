@@ -95,7 +95,9 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> SilverRepor
                 replace_where=_slice("web", batch_date),
             )
         report.silver_rows[source] = written.count()
-        report.quarantined_rows[source] = _count_slice(spark, "silver.quarantine", wh, source, batch_date)
+        report.quarantined_rows[source] = _count_slice(
+            spark, "silver.quarantine", wh, source, batch_date
+        )
         log.info(
             "silver %s %s: %d bronze -> %d silver + %d quarantined",
             source,

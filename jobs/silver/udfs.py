@@ -68,9 +68,17 @@ def name_udf(raw: pd.Series) -> pd.DataFrame:
     )
 
 
-@pandas_udf(_struct(value=T.DateType(), issue=T.StringType()))
-def date_udf(raw: pd.Series) -> pd.DataFrame:
-    return _pairs((_text(v) for v in raw), std.parse_date)
+def make_date_udf(formats: tuple[str, ...], min_year: int):
+    """A date parser for the given formats; earlier years than ``min_year`` are implausible."""
+
+    @pandas_udf(_struct(value=T.DateType(), issue=T.StringType()))
+    def date_udf(raw: pd.Series) -> pd.DataFrame:
+        return _pairs(
+            (_text(v) for v in raw),
+            lambda t: std.parse_date(t, formats=tuple(formats), min_year=min_year),
+        )
+
+    return date_udf
 
 
 @pandas_udf(_struct(value=T.TimestampNTZType(), issue=T.StringType()))
@@ -107,7 +115,10 @@ def decimal_udf(raw: pd.Series) -> pd.DataFrame:
     out = [std.parse_decimal(_text(v)) for v in raw]
     # Decimals travel as text and are cast in Spark: Arrow decimal scale must be fixed.
     return pd.DataFrame(
-        {"value": [None if o[0] is None else str(o[0]) for o in out], "issue": [o[1] for o in out]}
+        {
+            "value": [None if o[0] is None else format(o[0], "f") for o in out],
+            "issue": [o[1] for o in out],
+        }
     )
 
 

@@ -1,0 +1,62 @@
+"""Shared fixtures: one lazily built Spark session for the whole test run (splink's habit).
+
+Shuffle partitions 1 and no UI keep tiny test data fast; warehouse, checkpoints and landing
+folders live under pytest's temporary folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from cdp.settings import Settings, load_settings
+
+DEMO_END = dt.date(2026, 11, 24)
+DEMO_DAYS = 3
+
+
+def make_settings(landing: Path | str, warehouse: Path | str) -> Settings:
+    """Test settings: small Spark, the given folders."""
+    settings = load_settings(environ={})
+    settings.spark.master = "local[2]"
+    settings.spark.shuffle_partitions = 1
+    settings.spark.driver_memory = "2g"
+    return settings.with_paths(landing=str(landing), warehouse=str(warehouse))
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """The session's SparkSession (Delta, registry catalog), stopped at the end."""
+    from cdp.spark import get_spark
+
+    base = tmp_path_factory.mktemp("spark")
+    session = get_spark(make_settings(base / "landing", base / "warehouse"))
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def generated_landing(tmp_path_factory) -> Path:
+    """A small synthetic landing zone: 150 persons over 3 days, with ground truth."""
+    from cdp.synthetic import generate
+
+    out = tmp_path_factory.mktemp("generated") / "landing"
+    generate(out, persons=150, days=DEMO_DAYS, seed=11, end_date=DEMO_END)
+    return out
+
+
+def batch_dates(days: int = DEMO_DAYS, end: dt.date = DEMO_END) -> list[str]:
+    """The batch dates of the generated landing zone, oldest first."""
+    return [(end - dt.timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
+
+
+@pytest.fixture(scope="session")
+def built(spark, generated_landing, tmp_path_factory):
+    """The generated landing built through bronze and silver for all its dates."""
+    from cdp import pipeline
+
+    settings = make_settings(generated_landing, tmp_path_factory.mktemp("built") / "warehouse")
+    results = [pipeline.run_batch(spark, settings, day) for day in batch_dates()]
+    return settings, results

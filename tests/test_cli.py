@@ -1,0 +1,72 @@
+"""The `cdp` command from a fresh process: tables by name, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+CDP = [sys.executable, "-m", "cdp.cli"]
+
+
+def cdp(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "CDP_SPARK__MASTER": "local[1]", "CDP_SPARK__SHUFFLE_PARTITIONS": "1"}
+    env.update(env_extra or {})
+    return subprocess.run([*CDP, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_sql_answers_by_table_name_from_a_new_process(spark, built):
+    settings, _ = built
+    expected = {
+        r["source"]: r["n"]
+        for r in spark.sql(
+            "select source, count(*) n from silver.person_records group by source"
+        ).collect()
+    }
+    query = (
+        "select source, count(*) as n from silver.person_records group by source order by source"
+    )
+    result = cdp("sql", query, "--warehouse", settings.paths.warehouse, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    # Standard output holds the result alone; logs went to standard error.
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {r["source"]: int(r["n"]) for r in rows} == expected
+
+    as_json = cdp("sql", query, "--warehouse", settings.paths.warehouse, "--format", "json")
+    assert [json.loads(line)["source"] for line in as_json.stdout.splitlines()] == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--date", "2026-02-30", "--landing", "/tmp"], "bad date '2026-02-30'"),
+        (
+            ["run", "--date", "2026-02-01", "--landing", "/no/such/landing"],
+            "landing folder not found: /no/such/landing",
+        ),
+        (["generate", "--out", "/tmp/x", "--persons", "0"], "expected a number above 0"),
+        (["sql", "select 1", "--config", "/no/such.yaml"], "config file not found: /no/such.yaml"),
+    ],
+)
+def test_bad_input_gives_a_one_line_error(args, message):
+    result = cdp(*args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sql_error_is_one_line(built):
+    settings, _ = built
+    result = cdp(
+        "sql", "select nope from silver.person_records", "--warehouse", settings.paths.warehouse
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cdp: error:")]
+    assert len(errors) == 1 and "SQL failed" in errors[0]
+    assert "Traceback" not in result.stderr
