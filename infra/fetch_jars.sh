@@ -8,6 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:-$here/../.cache/jars}"
 mkdir -p "$out"
+# Absolute: Maven resolves a relative outputDirectory against the pom's folder (infra/).
+out="$(cd "$out" && pwd)"
 stamp="$out/.complete-$(sha1sum "$here/pom.xml" | cut -c1-12)"
 if [[ -f "$stamp" ]]; then
   exit 0
@@ -24,6 +26,10 @@ if copy -Pgraphframes >/dev/null 2>&1; then
   echo "GraphFrames jars cached" >&2
 else
   echo "warning: GraphFrames jar (io.graphframes:graphframes-spark4_2.13) could not be fetched from Maven Central; continuing without it" >&2
+fi
+if ! ls "$out"/delta-spark_*.jar >/dev/null 2>&1; then
+  echo "error: Delta jar missing from $out after the Maven fetch" >&2
+  exit 1
 fi
 touch "$stamp"
 ls "$out" >&2
