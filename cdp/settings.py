@@ -80,6 +80,33 @@ class StandardiseSettings:
 
 
 @dataclass
+class IdentitySettings:
+    """Identity graph guard rails (what Adobe, Segment and RudderStack all had to add)."""
+
+    # Values never used to link, per namespace ("*" = every namespace); Python regular
+    # expressions matched against the whole normalised value, case-insensitively.
+    blocked_values: dict[str, str] = field(
+        default_factory=lambda: {
+            "*": r"(null|none|n/?a|unknown|test|-+|0+|x+)",
+            "email": r"(test|noemail|no-?reply|none|null|no|x+|a|abc|asdf|kund|customer|info)@.*"
+            r"|.*@(test|example|none|invalid|noemail)\.(com|org|net)",
+            "phone": r"\+?\d{0,3}(\d)\1{5,}|\+?\d*(0123456789|1234567890|123456789)",
+        }
+    )
+    # An identifier seen with more distinct identifiers of one linked namespace than this is
+    # shared (a store's walk-in loyalty card, a family email, a shop's tablet) and does not link.
+    max_neighbours: dict[str, int] = field(
+        default_factory=lambda: {
+            "crm_id": 3,
+            "loyalty_id": 3,
+            "card_token": 6,
+            "device_id": 4,
+            "anonymous_id": 8,
+        }
+    )
+
+
+@dataclass
 class PropensitySettings:
     """Purchase propensity model."""
 
@@ -95,6 +122,7 @@ class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     standardise: StandardiseSettings = field(default_factory=StandardiseSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     propensity: PropensitySettings = field(default_factory=PropensitySettings)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,187 @@
+"""The identity graph: identifiers as vertices, co-occurrence in one record as edges.
+
+Steps, each a pure DataFrame transform (CTE-like, so every intermediate can be shown):
+1. ``observations``: every (record, namespace, identifier) the silver tables carry;
+2. ``apply_blocklist``: values that must never link (blank-like, test@test.com, 0000000000);
+3. ``shared_identifiers``: identifiers seen with unusually many distinct identifiers of one
+   linked namespace (a store's walk-in loyalty card, a family email) do not link either;
+4. ``edges``: within a record, the highest-priority identifier links to each other one;
+5. ``vertices``: integral (Long) vertex ids, as GraphFrames needs under AQE.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+# Which identifier anchors a record's star of edges, and which links are cut first when a
+# component must be split (lower rank = stronger, kept longer).
+NAMESPACE_PRIORITY = (
+    "crm_id",
+    "loyalty_id",
+    "email",
+    "phone",
+    "card_token",
+    "device_id",
+    "anonymous_id",
+)
+
+
+def _rank(namespace: Column) -> Column:
+    ranks = F.create_map(
+        *[x for i, ns in enumerate(NAMESPACE_PRIORITY) for x in (F.lit(ns), F.lit(i))]
+    )
+    return F.coalesce(ranks[namespace], F.lit(len(NAMESPACE_PRIORITY)))
+
+
+def observations(
+    person_records: DataFrame, experience_events: DataFrame, commerce_lines: DataFrame
+) -> DataFrame:
+    """One row per (record_id, namespace, value) with the source and when it was seen.
+
+    A POS receipt is one record (its lines share the card), a web event one record each.
+    """
+    people = person_records.select(
+        "record_id", "source", "identities", F.col("record_ts").alias("seen_at")
+    )
+    events = experience_events.select(
+        F.concat(F.lit("web:"), "event_id").alias("record_id"),
+        F.lit("web").alias("source"),
+        "identities",
+        F.coalesce("event_ts", F.col("batch_date").cast("timestamp")).alias("seen_at"),
+    )
+    receipts = commerce_lines.where(F.col("source") == "pos").select(
+        F.concat(F.lit("pos:"), "order_id").alias("record_id"),
+        F.lit("pos").alias("source"),
+        "identities",
+        F.coalesce("ordered_at", F.col("batch_date").cast("timestamp")).alias("seen_at"),
+    )
+    records = people.unionByName(events).unionByName(receipts)
+    exploded = records.select(
+        "record_id", "source", "seen_at", F.explode("identities").alias("identity")
+    )
+    return exploded.select(
+        "record_id",
+        "source",
+        F.col("identity.namespace").alias("namespace"),
+        F.col("identity.value").alias("value"),
+        "seen_at",
+    ).distinct()
+
+
+def apply_blocklist(obs: DataFrame, blocked_values: dict[str, str]) -> tuple[DataFrame, DataFrame]:
+    """Split observations into usable ones and cuts of blocked values (with the rule)."""
+    rule = F.lit(None).cast("string")
+    for namespace, pattern in sorted(blocked_values.items(), reverse=True):
+        anchored = f"(?i)^(?:{pattern})$"
+        applies = F.lit(True) if namespace == "*" else (F.col("namespace") == namespace)
+        rule = F.when(
+            applies & F.col("value").rlike(anchored), F.lit(f"{namespace}:{pattern}")
+        ).otherwise(rule)
+    tagged = obs.withColumn("_rule", rule)
+    kept = tagged.where(F.col("_rule").isNull()).drop("_rule")
+    cuts = (
+        tagged.where(F.col("_rule").isNotNull())
+        .groupBy("namespace", "value", "_rule")
+        .agg(F.count_distinct("record_id").alias("records"))
+        .select(
+            "namespace",
+            "value",
+            F.lit("blocked_value").alias("reason"),
+            F.concat(F.lit("matches blocked pattern "), F.col("_rule")).alias("detail"),
+            "records",
+        )
+    )
+    return kept, cuts
+
+
+def shared_identifiers(obs: DataFrame, max_neighbours: dict[str, int]) -> DataFrame:
+    """Identifiers that co-occur with more distinct identifiers of a linked namespace than allowed.
+
+    A card swiped for every walk-in customer meets hundreds of card tokens; a real customer's
+    card meets one or two. Such an identifier is kept as a vertex but never used to link.
+    """
+    left = obs.select("record_id", "namespace", "value")
+    right = obs.select(
+        "record_id", F.col("namespace").alias("other_ns"), F.col("value").alias("other_value")
+    )
+    pairs = left.join(right, "record_id").where(
+        (F.col("namespace") != F.col("other_ns")) | (F.col("value") != F.col("other_value"))
+    )
+    per_ns = pairs.groupBy("namespace", "value", "other_ns").agg(
+        F.count_distinct("other_value").alias("neighbours")
+    )
+    limits = F.create_map(*[x for ns, n in max_neighbours.items() for x in (F.lit(ns), F.lit(n))])
+    over = per_ns.where(F.col("neighbours") > limits[F.col("other_ns")])
+    return over.groupBy("namespace", "value").agg(
+        F.lit("shared_identifier").alias("reason"),
+        F.concat_ws(
+            ", ",
+            F.collect_list(
+                F.concat(F.col("neighbours").cast("string"), F.lit(" distinct "), "other_ns")
+            ),
+        ).alias("detail"),
+        F.max("neighbours").alias("records"),
+    )
+
+
+def vertex_id(namespace: Column, value: Column) -> Column:
+    """A 64-bit integral id from (namespace, value): stable across runs with no id table.
+
+    Two identifiers colliding would glue two people together; ``vertices`` checks for it.
+    """
+    return F.xxhash64(namespace, value)
+
+
+def vertices(obs: DataFrame) -> DataFrame:
+    """One row per identifier: Long id, namespace, value, first and last seen, records."""
+    return (
+        obs.groupBy("namespace", "value")
+        .agg(
+            F.min("seen_at").alias("first_seen"),
+            F.max("seen_at").alias("last_seen"),
+            F.count_distinct("record_id").alias("records"),
+        )
+        .select(vertex_id(F.col("namespace"), F.col("value")).alias("id"), "*")
+    )
+
+
+def edges(obs: DataFrame, shared: DataFrame) -> DataFrame:
+    """Deterministic edges: in each record the highest-priority identifier links to the others.
+
+    Identifiers in ``shared`` take no part in linking. Repeated co-occurrences of the same
+    pair collapse into one edge with first/last seen and the number of records behind it.
+    """
+    linking = obs.join(shared.select("namespace", "value"), ["namespace", "value"], "left_anti")
+    ranked = linking.withColumn("_rank", _rank(F.col("namespace")))
+    order = Window.partitionBy("record_id").orderBy("_rank", "value")
+    anchored = ranked.withColumn("_pos", F.row_number().over(order))
+    anchor = anchored.where(F.col("_pos") == 1).select(
+        "record_id",
+        F.col("namespace").alias("src_namespace"),
+        F.col("value").alias("src_value"),
+    )
+    others = anchored.where(F.col("_pos") > 1).select(
+        "record_id",
+        "source",
+        "seen_at",
+        F.col("namespace").alias("dst_namespace"),
+        F.col("value").alias("dst_value"),
+        F.col("_rank").alias("dst_rank"),
+    )
+    pairs = anchor.join(others, "record_id")
+    grouped = pairs.groupBy(
+        "src_namespace", "src_value", "dst_namespace", "dst_value", "source"
+    ).agg(
+        F.min("seen_at").alias("first_seen"),
+        F.max("seen_at").alias("last_seen"),
+        F.count_distinct("record_id").alias("records"),
+        F.max("dst_rank").alias("strength_rank"),
+    )
+    return grouped.select(
+        vertex_id(F.col("src_namespace"), F.col("src_value")).alias("src"),
+        vertex_id(F.col("dst_namespace"), F.col("dst_value")).alias("dst"),
+        F.lit("deterministic").alias("method"),
+        F.concat_ws(":", "source", "src_namespace", "dst_namespace").alias("kind"),
+        "*",
+    )

@@ -1,0 +1,140 @@
+"""Identity graph: guard rails and connected components checked against networkx."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import networkx as nx
+import pytest
+from pyspark.sql import functions as F
+
+from cdp.settings import IdentitySettings
+from jobs.identity.components import connected_components
+from jobs.identity.graph import apply_blocklist, edges, shared_identifiers, vertex_id, vertices
+
+T0 = dt.datetime(2026, 3, 1, 12, 0)
+
+
+def obs_frame(spark, rows):
+    """Observations (record_id, source, namespace, value, seen_at) from tuples."""
+    return spark.createDataFrame(
+        [(r, s, ns, v, T0) for r, s, ns, v in rows],
+        "record_id string, source string, namespace string, value string, seen_at timestamp",
+    )
+
+
+def partition(pairs) -> set[frozenset]:
+    groups: dict[int, set] = {}
+    for vertex, component in pairs:
+        groups.setdefault(component, set()).add(vertex)
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_connected_components_match_networkx_on_random_graphs(spark, seed):
+    rng = random.Random(seed)
+    graph = nx.Graph()
+    # Several random graphs side by side: sparse, dense, chains and isolated vertices, with
+    # 64-bit ids of both signs as xxhash64 produces them.
+    ids = list(dict.fromkeys(rng.randint(-(2**62), 2**62) for _ in range(400)))
+    graph.add_nodes_from(ids)
+    for _ in range(260):
+        a, b = rng.sample(ids[:300], 2)
+        graph.add_edge(a, b)
+    chain = ids[300:360]
+    graph.add_edges_from(zip(chain, chain[1:], strict=False))
+    vertices_df = spark.createDataFrame([(i,) for i in graph.nodes], "id long")
+    edges_df = spark.createDataFrame(list(graph.edges), "src long, dst long")
+
+    got = connected_components(spark, vertices_df, edges_df).collect()
+    expected = {frozenset(c) for c in nx.connected_components(graph)}
+    assert partition((r["id"], r["component"]) for r in got) == expected
+    # Each component is named by its smallest member.
+    smallest = {v: min(c) for c in expected for v in c}
+    assert all(r["component"] == smallest[r["id"]] for r in got)
+
+
+def test_blocked_values_never_link(spark):
+    obs = obs_frame(
+        spark,
+        [
+            ("crm:1", "crm", "crm_id", "1"),
+            ("crm:1", "crm", "email", "test@test.com"),
+            ("crm:2", "crm", "crm_id", "2"),
+            ("crm:2", "crm", "email", "test@test.com"),
+            ("crm:2", "crm", "phone", "+460000000000"),
+            ("crm:3", "crm", "crm_id", "3"),
+            ("crm:3", "crm", "email", "ann.lee@gmail.com"),
+            ("crm:3", "crm", "phone", "+46701234567"),
+            ("crm:4", "crm", "crm_id", "null"),
+        ],
+    )
+    kept, cuts = apply_blocklist(obs, IdentitySettings().blocked_values)
+    assert {(r["namespace"], r["value"]) for r in cuts.collect()} == {
+        ("email", "test@test.com"),
+        ("phone", "+460000000000"),
+        ("crm_id", "null"),
+    }
+    assert {r["reason"] for r in cuts.collect()} == {"blocked_value"}
+    assert cuts.where("value = 'test@test.com'").first()["records"] == 2
+    assert {r["value"] for r in kept.collect()} == {
+        "1",
+        "2",
+        "3",
+        "ann.lee@gmail.com",
+        "+46701234567",
+    }
+
+
+def test_an_identifier_shared_by_many_people_does_not_link(spark):
+    store_card = [(f"pos:r{i}", "pos", "loyalty_id", "STORE-1") for i in range(5)]
+    tokens = [(f"pos:r{i}", "pos", "card_token", f"tok{i}") for i in range(5)]
+    own_card = [
+        ("pos:a", "pos", "loyalty_id", "L-ANN"),
+        ("pos:a", "pos", "card_token", "tokA"),
+        ("pos:b", "pos", "loyalty_id", "L-ANN"),
+        ("pos:b", "pos", "card_token", "tokA"),
+    ]
+    obs = obs_frame(spark, store_card + tokens + own_card)
+    shared = shared_identifiers(obs, {"card_token": 3, "loyalty_id": 3})
+    (row,) = shared.collect()
+    assert (row["namespace"], row["value"], row["reason"]) == (
+        "loyalty_id",
+        "STORE-1",
+        "shared_identifier",
+    )
+    assert "5 distinct card_token" in row["detail"]
+
+    linked = edges(obs, shared).collect()
+    assert [(r["src_value"], r["dst_value"], r["records"]) for r in linked] == [
+        ("L-ANN", "tokA", 2)
+    ]
+
+
+def test_each_record_links_its_identifiers_to_its_strongest_one(spark):
+    obs = obs_frame(
+        spark,
+        [
+            ("crm:1", "crm", "crm_id", "1"),
+            ("crm:1", "crm", "email", "ann@x.se"),
+            ("crm:1", "crm", "phone", "+46701234567"),
+            ("crm:1", "crm", "loyalty_id", "L1"),
+            ("web:e1", "web", "anonymous_id", "cookie"),
+            ("web:e1", "web", "crm_id", "1"),
+        ],
+    )
+    shared = shared_identifiers(obs, IdentitySettings().max_neighbours)
+    got = {
+        (r["src_namespace"], r["dst_namespace"], r["kind"]) for r in edges(obs, shared).collect()
+    }
+    assert got == {
+        ("crm_id", "loyalty_id", "crm:crm_id:loyalty_id"),
+        ("crm_id", "email", "crm:crm_id:email"),
+        ("crm_id", "phone", "crm:crm_id:phone"),
+        ("crm_id", "anonymous_id", "web:crm_id:anonymous_id"),
+    }
+    ids = {(r["namespace"], r["value"]): r["id"] for r in vertices(obs).collect()}
+    expected = spark.range(1).select(vertex_id(F.lit("email"), F.lit("ann@x.se"))).first()[0]
+    assert ids[("email", "ann@x.se")] == expected
+    assert len(set(ids.values())) == len(ids) == 5
