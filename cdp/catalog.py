@@ -99,6 +99,29 @@ TABLES: dict[str, TableSpec] = {
             "Consent captures per purpose from CRM and loyalty records, with time and source.",
         ),
         TableSpec(
+            "silver.identity_edges",
+            "one row per (identifier pair, source) linked deterministically",
+            "Identity graph edges: identifiers seen together in one record, with kind, source, "
+            "first/last seen and the number of records behind them.",
+        ),
+        TableSpec(
+            "audit.identity_cuts",
+            "one row per (identifier, reason, batch date) kept out of linking",
+            "Identifiers the guard rails refused to link on (blocked value, shared identifier).",
+            ("batch_date",),
+        ),
+        TableSpec(
+            "gold.identity_map",
+            "one row per (namespace, identifier)",
+            "Every known identifier (normalised) and the profile it belongs to, with first and "
+            "last seen. Namespaces: crm_id, loyalty_id, email, phone, anonymous_id, device_id, card_token.",
+        ),
+        TableSpec(
+            "gold.profile_merges",
+            "one row per retired profile id",
+            "Merge history: a retired profile_id and the surviving profile_id it resolves to.",
+        ),
+        TableSpec(
             "silver.quarantine",
             "one row per bronze row that could not be used",
             "Bronze rows held back from silver, with a reason code and the raw record.",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobs.bronze import ingest
+from jobs.identity import run as identity
 from jobs.silver import run as silver
 
 if TYPE_CHECKING:
@@ -25,13 +26,15 @@ class BatchResult:
     batch_date: str
     bronze: ingest.IngestReport
     silver: silver.SilverReport
+    identity: identity.IdentityReport
 
 
 def run_batch(spark: SparkSession, settings: Settings, batch_date: str) -> BatchResult:
-    """Land, then standardise, one batch date."""
+    """Land, standardise, then resolve identities for one batch date."""
     bronze_report = ingest.run(spark, settings, batch_date)
     silver_report = silver.run(spark, settings, batch_date)
-    return BatchResult(batch_date, bronze_report, silver_report)
+    identity_report = identity.run(spark, settings, batch_date)
+    return BatchResult(batch_date, bronze_report, silver_report, identity_report)
 
 
 def describe(result: BatchResult) -> str:
@@ -47,4 +50,9 @@ def describe(result: BatchResult) -> str:
             f"  {source}: {rows} bronze -> {result.silver.silver_rows.get(source, 0)} silver"
             f" + {result.silver.quarantined_rows.get(source, 0)} quarantined"
         )
+    i = result.identity
+    lines.append(
+        f"  identity: {i.identifiers} identifiers, {i.edges} edges, {i.profiles} profiles,"
+        f" {i.cuts} identifiers cut by guard rails, {i.merges} profile merges"
+    )
     return "\n".join(lines)

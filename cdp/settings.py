@@ -164,7 +164,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if origin is dict:
             if isinstance(value, str):
                 value = json.loads(value)
-            return {str(k): str(v) for k, v in dict(value).items()}
+            value_type = (typing.get_args(annotation) or (str, str))[1]
+            return {str(k): value_type(v) for k, v in dict(value).items()}
         if origin in (typing.Union, types.UnionType):
             return value
     except (TypeError, ValueError, json.JSONDecodeError) as exc:

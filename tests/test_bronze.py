@@ -179,10 +179,15 @@ def test_malformed_files_never_take_good_files_down_or_lose_rows(spark, zone):
 def test_a_missing_source_folder_is_a_warning_not_a_failure(spark, zone):
     landing, settings = zone
     land(landing, "pos", DAY1, "pos.csv", "transaction_id,line_no\nt1,1\n")
+    # A quiet day: JSON Lines has no header, so an empty file is zero events, not an error.
+    land(landing, "web", DAY1, "quiet.jsonl", b"")
     report = ingest.run(spark, settings, DAY1)
-    assert sorted(report.missing_sources) == ["crm", "loyalty", "web"]
+    assert sorted(report.missing_sources) == ["crm", "loyalty"]
     assert report.errors == []
     assert report.rows("pos") == 1
+    assert [(f.file_name, f.status, f.rows) for f in report.files if f.source == "web"] == [
+        ("quiet.jsonl", "ingested", 0)
+    ]
 
 
 def test_row_numbers_follow_file_order_across_partitions(spark):

@@ -224,13 +224,18 @@ def test_consecutive_dates_accumulate(spark, built):
 def test_rerunning_a_date_gives_the_same_tables(spark, built):
     settings, _ = built
     wh = settings.paths.warehouse
-    tables = ["bronze.crm", "bronze.web", *SCHEMAS]
+    tables = ["bronze.crm", "bronze.web", *SCHEMAS, "gold.identity_map"]
 
     def snapshot():
-        return {t: catalog.read(spark, t, wh).count() for t in tables}
+        counts = {t: catalog.read(spark, t, wh).count() for t in tables}
+        ids = catalog.read(spark, "gold.identity_map", wh).select(
+            "namespace", "identifier", "profile_id"
+        )
+        return counts, sorted(map(tuple, ids.collect()))
 
     before = snapshot()
-    again = pipeline.run_batch(spark, settings, batch_dates()[1])
+    # Re-run the last date: the identity map it rebuilds must keep every profile id.
+    again = pipeline.run_batch(spark, settings, batch_dates()[-1])
     assert {f.status for f in again.bronze.files} == {"duplicate"}
     assert snapshot() == before
 

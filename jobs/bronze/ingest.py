@@ -223,7 +223,18 @@ def read_landed_file(
 ) -> DataFrame:
     """One landed file as text columns plus ``_row_number``, ``_malformed_reason``, ``_raw_record``."""
     if file.size == 0:
-        raise CdpError(f"{file.uri}: empty file")
+        if spec.file_format == "csv":
+            raise CdpError(f"{file.uri}: empty file (no header row)")
+        # JSON Lines has no header: an empty file is a quiet day with no events.
+        schema = T.StructType(
+            [T.StructField(c, T.StringType()) for c in spec.columns]
+            + [
+                T.StructField("_row_number", T.LongType()),
+                T.StructField("_malformed_reason", T.StringType()),
+                T.StructField("_raw_record", T.StringType()),
+            ]
+        )
+        return spark.createDataFrame([], schema)
     if spec.file_format == "csv":
         return _read_csv(spark, landing, file, spec)
     return _read_jsonl(spark, file, spec)
