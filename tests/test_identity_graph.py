@@ -11,7 +11,14 @@ from pyspark.sql import functions as F
 
 from cdp.settings import IdentitySettings
 from jobs.identity.components import connected_components
-from jobs.identity.graph import apply_blocklist, edges, shared_identifiers, vertex_id, vertices
+from jobs.identity.graph import (
+    apply_blocklist,
+    edges,
+    household_identifiers,
+    shared_identifiers,
+    vertex_id,
+    vertices,
+)
 
 T0 = dt.datetime(2026, 3, 1, 12, 0)
 
@@ -138,3 +145,31 @@ def test_each_record_links_its_identifiers_to_its_strongest_one(spark):
     expected = spark.range(1).select(vertex_id(F.lit("email"), F.lit("ann@x.se"))).first()[0]
     assert ids[("email", "ann@x.se")] == expected
     assert len(set(ids.values())) == len(ids) == 5
+
+
+def test_a_family_email_or_landline_does_not_link_household_members(spark):
+    obs = obs_frame(
+        spark,
+        [
+            ("crm:1", "crm", "crm_id", "1"),
+            ("crm:1", "crm", "email", "familjen.blom@hotmail.com"),
+            ("crm:2", "crm", "crm_id", "2"),
+            ("crm:2", "crm", "email", "familjen.blom@hotmail.com"),
+            # The same person twice, a typo in the name: the email still links them.
+            ("crm:3", "crm", "crm_id", "3"),
+            ("crm:3", "crm", "phone", "+46701234567"),
+            ("loyalty:9", "loyalty", "loyalty_id", "9"),
+            ("loyalty:9", "loyalty", "phone", "+46701234567"),
+        ],
+    )
+    people = spark.createDataFrame(
+        [("crm:1", "anna"), ("crm:2", "lars"), ("crm:3", "johanna"), ("loyalty:9", "johana")],
+        "record_id string, first_name_key string",
+    )
+    (row,) = household_identifiers(obs, people).collect()
+    assert (row["namespace"], row["value"], row["reason"]) == (
+        "email",
+        "familjen.blom@hotmail.com",
+        "household_identifier",
+    )
+    assert row["detail"].endswith("anna, lars")

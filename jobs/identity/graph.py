@@ -125,6 +125,46 @@ def shared_identifiers(obs: DataFrame, max_neighbours: dict[str, int]) -> DataFr
     )
 
 
+def household_identifiers(
+    obs: DataFrame,
+    person_records: DataFrame,
+    namespaces: tuple[str, ...] = ("email", "phone"),
+    max_name_distance: float = 0.34,
+) -> DataFrame:
+    """Contact points shared by people with different first names: a family email, a landline.
+
+    Two person records (CRM, loyalty) carrying the same email or phone but first names that
+    differ by more than ``max_name_distance`` (Levenshtein distance over the longer name) are
+    two household members, not one person: the identifier must not link them.
+    """
+    names = person_records.select("record_id", F.col("first_name_key").alias("name")).where(
+        F.col("name").isNotNull()
+    )
+    contact = obs.where(F.col("namespace").isin(*namespaces)).select(
+        "record_id", "namespace", "value"
+    )
+    named = contact.join(names, "record_id").select("namespace", "value", "name").distinct()
+    other = named.select("namespace", "value", F.col("name").alias("other_name"))
+    pairs = named.join(other, ["namespace", "value"]).where(F.col("name") < F.col("other_name"))
+    distance = F.levenshtein("name", "other_name") / F.greatest(
+        F.length("name"), F.length("other_name")
+    )
+    clashes = pairs.where(distance > max_name_distance)
+    return clashes.groupBy("namespace", "value").agg(
+        F.lit("household_identifier").alias("reason"),
+        F.concat(
+            F.lit("used by people with different first names: "),
+            F.concat_ws(
+                ", ",
+                F.array_sort(
+                    F.array_distinct(F.flatten(F.collect_list(F.array("name", "other_name"))))
+                ),
+            ),
+        ).alias("detail"),
+        F.count(F.lit(1)).alias("records"),
+    )
+
+
 def vertex_id(namespace: Column, value: Column) -> Column:
     """A 64-bit integral id from (namespace, value): stable across runs with no id table.
 

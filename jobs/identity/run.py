@@ -17,7 +17,14 @@ from pyspark.sql import functions as F
 from cdp import catalog
 from cdp.errors import CdpError
 from jobs.identity.components import connected_components
-from jobs.identity.graph import apply_blocklist, edges, observations, shared_identifiers, vertices
+from jobs.identity.graph import (
+    apply_blocklist,
+    edges,
+    household_identifiers,
+    observations,
+    shared_identifiers,
+    vertices,
+)
 from jobs.identity.profile_ids import assign_profile_ids
 from schemas.xdm import SCHEMAS
 
@@ -92,7 +99,9 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityRep
     upto = F.col("batch_date") <= F.lit(day)
     obs = observations(people.where(upto), events.where(upto), lines.where(upto))
     kept, blocked = apply_blocklist(obs, settings.identity.blocked_values)
-    shared = shared_identifiers(kept, settings.identity.max_neighbours)
+    shared = shared_identifiers(kept, settings.identity.max_neighbours).unionByName(
+        household_identifiers(kept, people.where(upto))
+    )
     linking = kept.join(shared.select("namespace", "value"), ["namespace", "value"], "left_anti")
 
     run_at = F.lit(dt.datetime.combine(day, dt.time(23, 59, 59))).cast("timestamp")
