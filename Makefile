@@ -7,8 +7,8 @@ CDP := $(VENV)/bin/cdp
 JARS := .cache/jars
 DEMO_LANDING ?= data/landing
 DEMO_WAREHOUSE ?= data/warehouse
-DEMO_PERSONS ?= 2000
-DEMO_DAYS ?= 7
+DEMO_PERSONS ?= 1000
+DEMO_DAYS ?= 5
 DEMO_SEED ?= 7
 DEMO_END ?= 2026-11-24
 
@@ -41,7 +41,7 @@ run: demo-data
 	  --to $(DEMO_END)
 	$(CDP) tables --warehouse $(DEMO_WAREHOUSE)
 	@echo
-	@echo 'Query it:  .venv/bin/cdp sql "select source, count(*) from silver.person_records group by source"'
+	@echo 'Query it:  .venv/bin/cdp sql "select namespace, count(*) from gold.identity_map group by namespace"'
 
 test: setup
 	$(PY) -m pytest tests -q

@@ -163,6 +163,39 @@ def _print_table(columns: list[str], rows: list[list]) -> None:
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pyspark.sql import functions as F
+
+    from cdp import catalog
+    from jobs.identity.evaluate import evaluate, record_profiles
+    from jobs.identity.graph import observations
+
+    settings = _settings(args)
+    truth_file = f"{settings.paths.landing.rstrip('/')}/_truth/records.csv"
+    if "://" not in truth_file and not Path(truth_file).is_file():
+        raise CdpError(f"ground truth not found: {truth_file} (made by `cdp generate`)")
+    spark = _spark(settings)
+    wh = settings.paths.warehouse
+    truth = (
+        spark.read.option("header", True)
+        .csv(truth_file)
+        .select(F.concat_ws(":", "source", "record_key").alias("record_id"), "person_id")
+    )
+    obs = observations(
+        *(
+            catalog.read(spark, t, wh)
+            for t in ("silver.person_records", "silver.experience_events", "silver.commerce_lines")
+        )
+    )
+    result = evaluate(truth, record_profiles(obs, catalog.read(spark, "gold.identity_map", wh)))
+    out = Path(args.out) if args.out else Path(wh) / "_reports" / "identity_evaluation.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(result.to_json(), encoding="utf-8")
+    print(result.table())
+    print(f"report: {out}")
+    return 0
+
+
 def cmd_tables(args: argparse.Namespace) -> int:
     from cdp import catalog
 
@@ -216,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("evaluate", parents=[common, land, wh], help="accuracy against ground truth")
+    p.add_argument("what", choices=["identity"])
+    p.add_argument(
+        "--out", help="report file (default <warehouse>/_reports/identity_evaluation.json)"
+    )
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("tables", parents=[common, wh], help="list tables and their row counts")
     p.set_defaults(func=cmd_tables)
