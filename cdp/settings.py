@@ -134,13 +134,22 @@ class Settings:
         return json.dumps(self.to_dict(), sort_keys=True, default=str)
 
     def with_paths(self, landing: str | None = None, warehouse: str | None = None) -> Settings:
-        """A copy with command-line path overrides applied."""
+        """A copy with command-line path overrides applied (local paths made absolute)."""
         paths = dataclasses.replace(
             self.paths,
-            landing=landing or self.paths.landing,
-            warehouse=warehouse or self.paths.warehouse,
+            landing=_absolute(landing or self.paths.landing),
+            warehouse=_absolute(warehouse or self.paths.warehouse),
+            jars_dir=_absolute(self.paths.jars_dir),
         )
         return dataclasses.replace(self, paths=paths)
+
+
+def _absolute(location: str) -> str:
+    """Local paths become absolute (Spark would resolve a relative table location against its
+    own warehouse folder); URIs with a scheme (s3a://, abfss://, file:) stay as they are."""
+    if "://" in location or location.startswith("file:"):
+        return location
+    return str(Path(location).expanduser().resolve())
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -226,4 +235,5 @@ def load_settings(
         settings = _apply(settings, loaded, "")
     env = _env_overrides(os.environ if environ is None else environ)
     # CDP_HOME-style plain variables are not settings; only CDP_SECTION__KEY ones are.
-    return _apply(settings, env, "") if env else settings
+    settings = _apply(settings, env, "") if env else settings
+    return settings.with_paths()

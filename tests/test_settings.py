@@ -67,3 +67,12 @@ def test_bad_settings_give_one_line_errors_naming_the_key(tmp_path, yaml_text, m
 def test_missing_config_file_is_named():
     with pytest.raises(CdpError, match="config file not found: /no/such.yaml"):
         load_settings("/no/such.yaml", environ={})
+
+
+def test_relative_local_paths_become_absolute_and_uris_stay(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={"CDP_PATHS__WAREHOUSE": "data/warehouse"})
+    assert settings.paths.warehouse == str(tmp_path / "data" / "warehouse")
+    assert (
+        settings.with_paths(landing="s3a://bucket/landing").paths.landing == "s3a://bucket/landing"
+    )
