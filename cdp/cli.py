@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("py4j", "pyspark"):
+    for noisy in ("py4j", "pyspark", "splink"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.func(args)

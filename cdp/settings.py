@@ -57,7 +57,8 @@ class SparkSettings:
     # "registry": tables are registered by name from cdp.catalog at session start (no metastore
     # process, no lock, works on object storage). "hive": use an external Hive metastore instead.
     catalog: str = "registry"
-    log_level: str = "WARN"
+    # Spark's WARN level floods the console (every splink checkpoint read warns once).
+    log_level: str = "ERROR"
     # Free-form extra Spark conf for cluster deployments (spark.executor.memory, s3a keys, ...).
     conf: dict[str, str] = field(default_factory=dict)
 

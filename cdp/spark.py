@@ -36,9 +36,19 @@ def _is_local_path(uri: str) -> bool:
     return "://" not in uri or uri.startswith("file:")
 
 
+def _splink_jar() -> list[str]:
+    """splink's string-similarity UDF jar, shipped inside the splink wheel (no download)."""
+    try:
+        from splink.backends.spark import similarity_jar_location
+
+        return [similarity_jar_location()]
+    except Exception:  # splink missing or moved the jar: probabilistic matching reports it
+        return []
+
+
 def build_conf(settings: Settings) -> dict[str, str]:
     """Spark configuration for ``settings``; separate from the builder so it can be inspected."""
-    jars = jar_paths(settings.paths.jars_dir)
+    jars = jar_paths(settings.paths.jars_dir) + _splink_jar()
     if not any("delta-spark" in Path(j).name for j in jars):
         raise CdpError(
             f"Delta jars not found in {settings.paths.jars_dir}; run `make jars` "
