@@ -279,17 +279,21 @@ def _write_files(
     Replacing the files' own slice (by content hash) makes the write idempotent even when a
     previous run died between this write and the file log.
     """
+
+    def write(df: DataFrame, outcomes: list[FileOutcome]) -> None:
+        catalog.write(
+            _ordered(df),
+            spec.bronze_table,
+            warehouse,
+            replace_where=f"_file_sha256 IN ({_hash_list(outcomes)})",
+            merge_schema=True,
+        )
+
     batch = frames[0][1]
     for _, other in frames[1:]:
         batch = batch.unionByName(other, allowMissingColumns=True)
     try:
-        catalog.write(
-            _ordered(batch),
-            spec.bronze_table,
-            warehouse,
-            replace_where=f"_file_sha256 IN ({_hash_list([o for o, _ in frames])})",
-            merge_schema=True,
-        )
+        write(batch, [o for o, _ in frames])
         return
     except Exception as exc:
         if len(frames) == 1:
@@ -298,13 +302,7 @@ def _write_files(
         log.warning("bronze %s: batch write failed, retrying file by file", spec.source)
     for outcome, df in frames:
         try:
-            catalog.write(
-                _ordered(df),
-                spec.bronze_table,
-                warehouse,
-                replace_where=f"_file_sha256 IN ({_hash_list([outcome])})",
-                merge_schema=True,
-            )
+            write(df, [outcome])
         except Exception as exc:
             _fail(outcome, outcome.file_path, exc)
 
