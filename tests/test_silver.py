@@ -13,7 +13,7 @@ from jobs.silver.commerce_lines import standardise_pos, web_purchase_lines
 from jobs.silver.experience_events import standardise_web
 from jobs.silver.person_records import consent_events, standardise_crm
 from jobs.silver.run import PRIMARY_TABLE
-from schemas.xdm import SCHEMAS
+from schemas.xdm import QUARANTINE_REASONS, SCHEMAS
 from tests.conftest import batch_dates
 
 SOURCES = ("crm", "loyalty", "pos", "web")
@@ -199,6 +199,8 @@ def test_every_bronze_row_lands_in_exactly_one_of_silver_or_quarantine(spark, bu
     assert landed.count() == n_bronze
     assert landed.groupBy("file_sha256", "row_number").count().where("count > 1").count() == 0
     assert landed.join(bronze, ["file_sha256", "row_number"], "left_anti").count() == 0
+    reasons = {r[0] for r in quarantined.select("reason_code").distinct().collect()}
+    assert reasons <= set(QUARANTINE_REASONS)
 
 
 def test_consecutive_dates_accumulate(spark, built):
