@@ -167,7 +167,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from pyspark.sql import functions as F
 
     from cdp import catalog
-    from jobs.identity.evaluate import evaluate, record_profiles
+    from jobs.identity.evaluate import evaluate, record_evidence, record_profiles
     from jobs.identity.graph import observations
 
     settings = _settings(args)
@@ -187,7 +187,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             for t in ("silver.person_records", "silver.experience_events", "silver.commerce_lines")
         )
     )
-    result = evaluate(truth, record_profiles(obs, catalog.read(spark, "gold.identity_map", wh)))
+    resolved = record_profiles(obs, catalog.read(spark, "gold.identity_map", wh))
+    result = evaluate(truth, resolved, record_evidence(spark, truth, obs))
     out = Path(args.out) if args.out else Path(wh) / "_reports" / "identity_evaluation.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(result.to_json(), encoding="utf-8")

@@ -78,6 +78,9 @@ class StandardiseSettings:
     default_phone_region: str = "US"
     date_formats: tuple[str, ...] = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y")
     min_birth_year: int = 1900
+    # Birth dates systems write when they do not know one ("unknown" defaults); read as
+    # unknown, so they neither link two people nor contradict a real birth date.
+    placeholder_birth_dates: tuple[str, ...] = ("1900-01-01", "1901-01-01", "1111-11-11")
 
 
 @dataclass
@@ -105,6 +108,27 @@ class IdentitySettings:
             "anonymous_id": 8,
         }
     )
+    # Probabilistic person matching (jobs/identity/matching.py): a pair of CRM/loyalty
+    # records becomes an edge at or above this match probability. Precision comes first: a
+    # false merge shows one person's data to another.
+    probabilistic_matching: bool = True
+    match_probability: float = 0.995
+    # Random record pairs used to estimate the model's u probabilities.
+    match_u_max_pairs: float = 2_000_000.0
+    # At most this many identifiers of a namespace in one profile; a component over any
+    # limit (or over max_profile_identifiers in all) is split by dropping its weakest edges
+    # first: probabilistic before deterministic, lower-priority namespaces first.
+    max_per_profile: dict[str, int] = field(
+        default_factory=lambda: {
+            "crm_id": 4,
+            "loyalty_id": 4,
+            "email": 6,
+            "phone": 5,
+            "card_token": 10,
+            "device_id": 8,
+        }
+    )
+    max_profile_identifiers: int = 500
 
 
 @dataclass

@@ -248,6 +248,24 @@ def test_unlinked_crm_loyalty_pairs_share_no_identifier(landed, truth):
         assert not ids("crm", person_id) & ids("loyalty", person_id), person_id
 
 
+def test_no_mailbox_belongs_to_two_households(truth):
+    """Gmail ignores dots, so anna.berg@gmail.com and annaberg@gmail.com are one mailbox:
+    the generator must not hand it to two unrelated people (the resolver would rightly join
+    them)."""
+
+    def mailbox(email: str) -> str:
+        local, _, domain = email.lower().rpartition("@")
+        return f"{local.replace('.', '')}@{domain}" if domain == "gmail.com" else email.lower()
+
+    owners: dict[str, set[str]] = {}
+    for p in truth["persons"].values():
+        own = [p["email"], *filter(None, p["previous_emails"].split("|"))]
+        for email in filter(None, [*own, p["family_email"]]):
+            owners.setdefault(mailbox(email), set()).add(p["household_id"])
+    shared = {m: hh for m, hh in owners.items() if len(hh) > 1}
+    assert not shared
+
+
 # -- the hard cases are all there -----------------------------------------------------------
 def test_twins_share_surname_birth_date_and_address(truth):
     persons = truth["persons"]

@@ -21,6 +21,7 @@ from jobs.identity.graph import (
 )
 
 T0 = dt.datetime(2026, 3, 1, 12, 0)
+D = dt.date
 
 
 def obs_frame(spark, rows):
@@ -155,21 +156,33 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:1", "crm", "email", "familjen.blom@hotmail.com"),
             ("crm:2", "crm", "crm_id", "2"),
             ("crm:2", "crm", "email", "familjen.blom@hotmail.com"),
-            # The same person twice, a typo in the name: the email still links them.
+            # The same person twice, a typo in the name and in the birth date: the phone
+            # still links them.
             ("crm:3", "crm", "crm_id", "3"),
             ("crm:3", "crm", "phone", "+46701234567"),
             ("loyalty:9", "loyalty", "loyalty_id", "9"),
             ("loyalty:9", "loyalty", "phone", "+46701234567"),
+            # Mother and daughter on the landline, the mother's first name missing: their
+            # birth dates tell them apart.
+            ("crm:4", "crm", "crm_id", "4"),
+            ("crm:4", "crm", "phone", "+4631123456"),
+            ("crm:5", "crm", "crm_id", "5"),
+            ("crm:5", "crm", "phone", "+4631123456"),
         ],
     )
     people = spark.createDataFrame(
-        [("crm:1", "anna"), ("crm:2", "lars"), ("crm:3", "johanna"), ("loyalty:9", "johana")],
-        "record_id string, first_name_key string",
+        [
+            ("crm:1", "anna", None),
+            ("crm:2", "lars", None),
+            ("crm:3", "johanna", D(1980, 3, 14)),
+            ("loyalty:9", "johana", D(1980, 3, 15)),
+            ("crm:4", None, D(1961, 5, 2)),
+            ("crm:5", "maja", D(1994, 8, 30)),
+        ],
+        "record_id string, first_name_key string, birth_date date",
     )
-    (row,) = household_identifiers(obs, people).collect()
-    assert (row["namespace"], row["value"], row["reason"]) == (
-        "email",
-        "familjen.blom@hotmail.com",
-        "household_identifier",
-    )
-    assert row["detail"].endswith("anna, lars")
+    rows = {r["value"]: r for r in household_identifiers(obs, people).collect()}
+    assert set(rows) == {"familjen.blom@hotmail.com", "+4631123456"}
+    assert {r["reason"] for r in rows.values()} == {"household_identifier"}
+    assert rows["familjen.blom@hotmail.com"]["detail"].endswith("anna ?, lars ?")
+    assert rows["+4631123456"]["detail"].endswith("? 1961-05-02, maja 1994-08-30")

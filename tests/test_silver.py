@@ -93,6 +93,24 @@ def test_crm_rows_are_standardised_with_issues_and_identities(spark):
     assert records.count() + quarantine.count() == bronze.count()
 
 
+def test_placeholder_birth_dates_are_unknown_not_a_birthday(spark):
+    bronze = bronze_frame(
+        spark,
+        [
+            {"crm_id": "C-1", "birth_date": "1900-01-01"},
+            {"crm_id": "C-2", "birth_date": "19000101"},
+            {"crm_id": "C-3", "birth_date": "1961-05-02"},
+        ],
+    )
+    records, _ = standardise_crm(bronze, StandardiseSettings())
+    got = {r["record_id"]: r for r in records.collect()}
+    for key in ("crm:C-1", "crm:C-2"):
+        assert got[key]["birth_date"] is None
+        assert "birth_date:placeholder_date" in got[key]["issues"]
+    assert got["crm:C-3"]["birth_date"] == dt.date(1961, 5, 2)
+    assert not got["crm:C-3"]["issues"]
+
+
 def test_consent_events_one_per_purpose_asked(spark):
     bronze = bronze_frame(
         spark, [{"crm_id": "c1", "consent_email": "n", "updated_at": "2026-01-01"}]

@@ -194,6 +194,13 @@ class PhoneFactory:
         raise RuntimeError(f"could not draw a valid phone number for {region}")
 
 
+def _mailbox(email: str) -> str:
+    """The mailbox an address delivers to: Gmail ignores dots in the local part, so
+    anna.berg@gmail.com and annaberg@gmail.com are one mailbox and can belong to one person."""
+    local, _, domain = email.lower().rpartition("@")
+    return f"{local.replace('.', '')}@{domain}" if domain == "gmail.com" else f"{local}@{domain}"
+
+
 def _email_for(
     rng: random.Random, first: str, last: str, birth_year: int, locale: str, taken: set[str]
 ) -> str:
@@ -226,9 +233,9 @@ def _email_for(
     else:
         local = f"{f}.{surname[0]}"
     email = f"{local}@{domain}"
-    while email in taken:
+    while _mailbox(email) in taken:
         email = f"{local}{rng.randint(1, 999)}@{domain}"
-    taken.add(email)
+    taken.add(_mailbox(email))
     return email
 
 
@@ -246,9 +253,9 @@ def _family_email(rng: random.Random, last: str, locale: str, taken: set[str]) -
     }.get(locale, f"the{surname}s")
     domain = rng.choice(("gmail.com", "hotmail.com", *LOCALES[locale].email_domains))
     email = f"{stem}@{domain}"
-    while email in taken:
+    while _mailbox(email) in taken:
         email = f"{stem}{rng.randint(1, 99)}@{domain}"
-    taken.add(email)
+    taken.add(_mailbox(email))
     return email
 
 

@@ -5,6 +5,19 @@ are a predicted pair when they resolve to one profile and a true pair when one p
 behind both. Counted from group sizes, never by enumerating pairs, so it scales:
 pairs(group of n) = n(n-1)/2. A record that resolves to no profile (no usable identifier)
 takes part in no predicted pair, so every true pair it belongs to counts as missed.
+
+Raw figures judge the resolver and the data together. Two more measure what the data allows
+any identifier-based resolver, so a figure can be read against its ceiling:
+
+- **linkable pairs**: two records of one person that a chain of evidence connects, each step
+  an identifier both records carry, or both being person records (CRM, loyalty) that name,
+  birth date and address could match. A web session that never logged in shares nothing with
+  its person's other records; no resolver can link it, and the raw recall counts it missed.
+  Recall over linkable pairs is the resolver's own recall; linkable / true pairs is the
+  ceiling of the raw recall.
+- **borrowed identifiers**: a record carrying an identifier that, in truth, mostly belongs
+  to somebody else (a household member's loyalty card swiped at the till). The record looks
+  exactly like the owner's own; precision over the other records is the resolver's own.
 """
 
 from __future__ import annotations
@@ -12,8 +25,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+
+from jobs.identity.components import connected_components
+from jobs.identity.graph import namespace_rank
 
 
 def _pairs(n):
@@ -53,6 +69,11 @@ class IdentityEvaluation:
     false_merges: int  # profiles holding more than one true person
     missed_links: int  # true persons spread over more than one profile
     cluster_sizes: dict[int, int] = field(default_factory=dict)  # records per profile -> profiles
+    # Only with evidence (see module docstring): pairs over linkable pairs, and over records
+    # that carry no borrowed identifier.
+    linkable: PairCounts | None = None
+    unborrowed: PairCounts | None = None
+    borrowed_records: int | None = None
 
     def to_dict(self) -> dict:
         def counts(c: PairCounts) -> dict:
@@ -66,7 +87,18 @@ class IdentityEvaluation:
             "false_merges": self.false_merges,
             "missed_links": self.missed_links,
             "cluster_sizes": {str(k): v for k, v in self.cluster_sizes.items()},
+            "linkable": counts(self.linkable) if self.linkable else None,
+            "recall_ceiling": self.recall_ceiling,
+            "unborrowed": counts(self.unborrowed) if self.unborrowed else None,
+            "borrowed_records": self.borrowed_records,
         }
+
+    @property
+    def recall_ceiling(self) -> float | None:
+        """The best raw recall any identifier-based resolver could reach on this data."""
+        if not self.linkable or not self.overall.true_pairs:
+            return None
+        return self.linkable.true_pairs / self.overall.true_pairs
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -79,12 +111,23 @@ class IdentityEvaluation:
 
         rows = [("overall", self.overall), *sorted(self.by_source_pair.items())]
         lines = [
-            f"{'slice':<18} {'precision':>9} {'recall':>9} {'f1':>9} {'true pairs':>11} {'predicted':>10}"
+            f"{'slice':<22} {'precision':>9} {'recall':>9} {'f1':>9} {'true pairs':>11} {'predicted':>10}"
         ]
         for name, c in rows:
             lines.append(
-                f"{name:<18} {fmt(c.precision):>9} {fmt(c.recall):>9} {fmt(c.f1):>9}"
+                f"{name:<22} {fmt(c.precision):>9} {fmt(c.recall):>9} {fmt(c.f1):>9}"
                 f" {c.true_pairs:>11} {c.predicted_pairs:>10}"
+            )
+        if self.linkable and self.unborrowed:
+            lines.append(
+                f"{'what the data allows':<22} {fmt(self.unborrowed.precision):>9}"
+                f" {fmt(self.linkable.recall):>9} {'':>9} {self.linkable.true_pairs:>11}"
+                f" {self.unborrowed.predicted_pairs:>10}"
+            )
+            lines.append(
+                f"  precision over records without a borrowed identifier"
+                f" ({self.borrowed_records} have one); recall over linkable pairs"
+                f" (raw recall ceiling {fmt(self.recall_ceiling)})"
             )
         lines.append(
             f"records {self.records}, unresolved {self.unresolved_records}, "
@@ -96,17 +139,84 @@ class IdentityEvaluation:
 
 
 def record_profiles(observations: DataFrame, identity_map: DataFrame) -> DataFrame:
-    """(record_id, source, profile_id) for every record that resolves to a profile."""
+    """(record_id, source, profile_id) for every record that resolves to a profile.
+
+    A record belongs to the profile of its strongest identifier that resolved (crm_id before
+    loyalty_id before email ...): a receipt swiped with a loyalty card belongs to the card's
+    holder even when its payment card was cut as shared.
+    """
     ids = identity_map.select("namespace", F.col("identifier").alias("value"), "profile_id")
-    resolved = observations.join(ids, ["namespace", "value"]).select(
-        "record_id", "source", "profile_id"
+    resolved = observations.join(ids, ["namespace", "value"]).withColumn(
+        "_rank", namespace_rank(F.col("namespace"))
     )
-    # A record's identifiers all sit in one component by construction; take one profile.
-    return resolved.groupBy("record_id", "source").agg(F.min("profile_id").alias("profile_id"))
+    strongest = Window.partitionBy("record_id").orderBy("_rank", "value")
+    return (
+        resolved.withColumn("_pos", F.row_number().over(strongest))
+        .where(F.col("_pos") == 1)
+        .select("record_id", "source", "profile_id")
+    )
 
 
-def evaluate(truth: DataFrame, resolved: DataFrame) -> IdentityEvaluation:
-    """Compare ``resolved`` (record_id, source, profile_id) with ``truth`` (record_id, person_id)."""
+PERSON_RECORD_SOURCES = ("crm", "loyalty")
+
+
+def record_evidence(spark: SparkSession, truth: DataFrame, observations: DataFrame) -> DataFrame:
+    """(record_id, evidence_group, borrowed) for every truth record (see module docstring).
+
+    ``evidence_group``: records of one person in one group are linkable. ``borrowed``: the
+    record carries an identifier whose owner (the person behind most records carrying it) is
+    somebody else.
+    """
+    rid = F.xxhash64("record_id")
+    carried = (
+        observations.select("record_id", "namespace", "value")
+        .distinct()
+        .join(truth.select("record_id", "person_id"), "record_id")
+    )
+    # Evidence edges, as stars: each record to the smallest record of its group.
+    same_identifier = Window.partitionBy("namespace", "value", "person_id")
+    by_identifier = carried.select(rid.alias("src"), F.min(rid).over(same_identifier).alias("dst"))
+    person_records = truth.where(F.split("record_id", ":")[0].isin(*PERSON_RECORD_SOURCES))
+    by_person = person_records.select(
+        rid.alias("src"), F.min(rid).over(Window.partitionBy("person_id")).alias("dst")
+    )
+    links = by_identifier.unionByName(by_person).where(F.col("src") != F.col("dst")).distinct()
+    records = truth.select("record_id", rid.alias("id"))
+    if records.select("id").distinct().count() != records.count():
+        raise ValueError("record id hash collision in the evaluation; cannot group evidence")
+    groups = connected_components(spark, records.select("id"), links)
+
+    per_person = carried.groupBy("namespace", "value", "person_id").agg(
+        F.count_distinct("record_id").alias("n")
+    )
+    # The owner holds a strict majority of the records carrying the identifier; a junk value
+    # that many people carry (test@test.com) has no owner and makes nobody's record borrowed.
+    everyone = Window.partitionBy("namespace", "value")
+    owners = (
+        per_person.withColumn("_all", F.sum("n").over(everyone))
+        .where(F.col("n") * 2 > F.col("_all"))
+        .select("namespace", "value", F.col("person_id").alias("owner"))
+    )
+    lent = carried.join(owners, ["namespace", "value"]).where(F.col("owner") != F.col("person_id"))
+    borrowed = lent.select("record_id", F.lit(True).alias("borrowed")).distinct()
+    return (
+        records.join(groups, "id")
+        .join(borrowed, "record_id", "left")
+        .select(
+            "record_id",
+            F.col("component").alias("evidence_group"),
+            F.coalesce("borrowed", F.lit(False)).alias("borrowed"),
+        )
+    )
+
+
+def evaluate(
+    truth: DataFrame, resolved: DataFrame, evidence: DataFrame | None = None
+) -> IdentityEvaluation:
+    """Compare ``resolved`` (record_id, source, profile_id) with ``truth`` (record_id, person_id).
+
+    With ``evidence`` (from ``record_evidence``) the linkable and unborrowed figures are filled.
+    """
     joined = truth.join(resolved.select("record_id", "profile_id"), "record_id", "left").withColumn(
         "source", F.split("record_id", ":").getItem(0)
     )
@@ -114,7 +224,14 @@ def evaluate(truth: DataFrame, resolved: DataFrame) -> IdentityEvaluation:
     joined = joined.withColumn(
         "profile_id", F.coalesce("profile_id", F.concat(F.lit("none:"), "record_id"))
     )
-    cells = joined.groupBy("profile_id", "person_id", "source").count().cache()
+    if evidence is not None:
+        joined = joined.join(evidence, "record_id", "left")
+    else:
+        joined = joined.select(
+            "*", F.lit(0).cast("long").alias("evidence_group"), F.lit(False).alias("borrowed")
+        )
+    cells = joined.groupBy("profile_id", "person_id", "source", "evidence_group", "borrowed")
+    cells = cells.count().cache()
 
     def slice_counts(group_cols: list[str], df: DataFrame) -> dict:
         return {
@@ -141,6 +258,9 @@ def evaluate(truth: DataFrame, resolved: DataFrame) -> IdentityEvaluation:
             correct_pairs=pairs_over(["profile_id", "person_id"]),
         )
 
+    def pairs_where(keys: list[str], df: DataFrame) -> int:
+        return int(sum(_pairs(n) for n in slice_counts(keys, df).values()))
+
     sources = sorted(r[0] for r in cells.select("source").distinct().collect())
     by_pair = {f"{a}-{b}": counts_for(a, b) for i, a in enumerate(sources) for b in sources[i:]}
     persons_per_profile = cells.groupBy("profile_id").agg(F.count_distinct("person_id").alias("k"))
@@ -163,5 +283,19 @@ def evaluate(truth: DataFrame, resolved: DataFrame) -> IdentityEvaluation:
         missed_links=profiles_per_person.where("k > 1").count(),
         cluster_sizes=distribution,
     )
+    if evidence is not None:
+        linked = ["person_id", "evidence_group"]
+        result.linkable = PairCounts(
+            true_pairs=pairs_where(linked, cells),
+            predicted_pairs=result.overall.predicted_pairs,
+            correct_pairs=pairs_where(["profile_id", *linked], cells),
+        )
+        own = cells.where(~F.col("borrowed"))
+        result.unborrowed = PairCounts(
+            true_pairs=pairs_where(["person_id"], own),
+            predicted_pairs=pairs_where(["profile_id"], own),
+            correct_pairs=pairs_where(["profile_id", "person_id"], own),
+        )
+        result.borrowed_records = int(joined.where(F.col("borrowed")).count())
     cells.unpersist()
     return result

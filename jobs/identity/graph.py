@@ -27,7 +27,8 @@ NAMESPACE_PRIORITY = (
 )
 
 
-def _rank(namespace: Column) -> Column:
+def namespace_rank(namespace: Column) -> Column:
+    """0 for the strongest namespace (NAMESPACE_PRIORITY), larger for weaker ones."""
     ranks = F.create_map(
         *[x for i, ns in enumerate(NAMESPACE_PRIORITY) for x in (F.lit(ns), F.lit(i))]
     )
@@ -125,41 +126,67 @@ def shared_identifiers(obs: DataFrame, max_neighbours: dict[str, int]) -> DataFr
     )
 
 
+def birth_dates_compatible(a: Column, b: Column) -> Column:
+    """True unless both birth dates are known and differ by more than a slip of the keyboard
+    (one typed digit, or day and month swapped): then they are two people's birthdays."""
+    return (
+        a.isNull()
+        | b.isNull()
+        | (a == b)
+        | (F.levenshtein(a.cast("string"), b.cast("string")) <= 1)
+        | (
+            (F.year(a) == F.year(b))
+            & (F.month(a) == F.dayofmonth(b))
+            & (F.dayofmonth(a) == F.month(b))
+        )
+    )
+
+
 def household_identifiers(
     obs: DataFrame,
     person_records: DataFrame,
     namespaces: tuple[str, ...] = ("email", "phone"),
     max_name_distance: float = 0.34,
 ) -> DataFrame:
-    """Contact points shared by people with different first names: a family email, a landline.
+    """Contact points shared by different people of one household: a family email, a landline.
 
-    Two person records (CRM, loyalty) carrying the same email or phone but first names that
-    differ by more than ``max_name_distance`` (Levenshtein distance over the longer name) are
-    two household members, not one person: the identifier must not link them.
+    Two person records (CRM, loyalty) carrying the same email or phone are two people, not
+    one, when their first names differ by more than ``max_name_distance`` (Levenshtein
+    distance over the longer name) or their birth dates contradict each other
+    (``birth_dates_compatible``): the identifier must not link them.
     """
-    names = person_records.select("record_id", F.col("first_name_key").alias("name")).where(
-        F.col("name").isNotNull()
+    columns = ["record_id", F.col("first_name_key").alias("name")]
+    columns.append(
+        F.col("birth_date").alias("born")
+        if "birth_date" in person_records.columns
+        else F.lit(None).cast("date").alias("born")
+    )
+    people = person_records.select(*columns).where(
+        F.col("name").isNotNull() | F.col("born").isNotNull()
     )
     contact = obs.where(F.col("namespace").isin(*namespaces)).select(
         "record_id", "namespace", "value"
     )
-    named = contact.join(names, "record_id").select("namespace", "value", "name").distinct()
-    other = named.select("namespace", "value", F.col("name").alias("other_name"))
-    pairs = named.join(other, ["namespace", "value"]).where(F.col("name") < F.col("other_name"))
+    described = contact.join(people, "record_id").select("namespace", "value", "name", "born")
+    described = described.distinct()
+    other = described.select(
+        "namespace", "value", F.col("name").alias("other_name"), F.col("born").alias("other_born")
+    )
+    pairs = described.join(other, ["namespace", "value"])
     distance = F.levenshtein("name", "other_name") / F.greatest(
         F.length("name"), F.length("other_name")
     )
-    clashes = pairs.where(distance > max_name_distance)
+    names_differ = F.coalesce(distance > max_name_distance, F.lit(False))
+    dates_differ = ~birth_dates_compatible(F.col("born"), F.col("other_born"))
+    clashes = pairs.where(names_differ | dates_differ)
+    who = F.concat_ws(
+        " ", F.coalesce("name", F.lit("?")), F.coalesce(F.col("born").cast("string"), F.lit("?"))
+    )
     return clashes.groupBy("namespace", "value").agg(
         F.lit("household_identifier").alias("reason"),
         F.concat(
-            F.lit("used by people with different first names: "),
-            F.concat_ws(
-                ", ",
-                F.array_sort(
-                    F.array_distinct(F.flatten(F.collect_list(F.array("name", "other_name"))))
-                ),
-            ),
+            F.lit("used by different people: "),
+            F.concat_ws(", ", F.array_sort(F.collect_set(who))),
         ).alias("detail"),
         F.count(F.lit(1)).alias("records"),
     )
@@ -193,7 +220,7 @@ def edges(obs: DataFrame, shared: DataFrame) -> DataFrame:
     pair collapse into one edge with first/last seen and the number of records behind it.
     """
     linking = obs.join(shared.select("namespace", "value"), ["namespace", "value"], "left_anti")
-    ranked = linking.withColumn("_rank", _rank(F.col("namespace")))
+    ranked = linking.withColumn("_rank", namespace_rank(F.col("namespace")))
     order = Window.partitionBy("record_id").orderBy("_rank", "value")
     anchored = ranked.withColumn("_pos", F.row_number().over(order))
     anchor = anchored.where(F.col("_pos") == 1).select(

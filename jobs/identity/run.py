@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from cdp import catalog
 from cdp.errors import CdpError
+from jobs.identity import attachment, matching
 from jobs.identity.components import connected_components
 from jobs.identity.graph import (
     apply_blocklist,
@@ -25,11 +26,12 @@ from jobs.identity.graph import (
     shared_identifiers,
     vertices,
 )
+from jobs.identity.limits import enforce_profile_limits
 from jobs.identity.profile_ids import assign_profile_ids
 from schemas.xdm import SCHEMAS
 
 if TYPE_CHECKING:
-    from cdp.settings import Settings
+    from cdp.settings import IdentitySettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,128 @@ def _append_new_merges(spark: SparkSession, merges: DataFrame, warehouse: str) -
     )
 
 
+def merge_components(
+    spark: SparkSession, det_components: DataFrame, prob_edges: DataFrame
+) -> DataFrame:
+    """Join deterministic components that probabilistic edges connect (a small second graph:
+    its vertices are the components the matched records sit in)."""
+    ends = prob_edges.select("src", "dst")
+    comp = det_components.select(F.col("id"), F.col("component"))
+    links = (
+        ends.join(comp.withColumnRenamed("id", "src").withColumnRenamed("component", "a"), "src")
+        .join(comp.withColumnRenamed("id", "dst").withColumnRenamed("component", "b"), "dst")
+        .where(F.col("a") != F.col("b"))
+        .select(F.col("a").alias("src"), F.col("b").alias("dst"))
+    )
+    if links.limit(1).count() == 0:
+        return det_components
+    nodes = links.select(F.col("src").alias("id")).union(links.select(F.col("dst"))).distinct()
+    joined = connected_components(spark, nodes, links).withColumnRenamed("component", "joined")
+    return det_components.join(
+        joined.withColumnRenamed("id", "component"), "component", "left"
+    ).select("id", F.coalesce("joined", "component").alias("component"))
+
+
+def _probabilistic_edges(
+    spark: SparkSession,
+    settings: IdentitySettings,
+    people: DataFrame,
+    det_components: DataFrame,
+    shared: DataFrame,
+) -> DataFrame | None:
+    """Edges from splink matches between person records the person graph has not joined.
+
+    ``det_components``: (id, component) of the deterministic person graph.
+    """
+    records = matching.match_input(people).localCheckpoint()
+    scored = matching.scored_pairs(spark, records, settings)
+    if scored is None:
+        return None
+    found = matching.probabilistic_edges(scored, records)
+    # A blocked or shared source key stays out of linking, whatever the model says.
+    cut = shared.select("namespace", "value")
+    found = found.join(
+        cut.withColumnRenamed("namespace", "src_namespace").withColumnRenamed("value", "src_value"),
+        ["src_namespace", "src_value"],
+        "left_anti",
+    ).join(
+        cut.withColumnRenamed("namespace", "dst_namespace").withColumnRenamed("value", "dst_value"),
+        ["dst_namespace", "dst_value"],
+        "left_anti",
+    )
+    comp = det_components.select("id", "component")
+    return (
+        found.join(comp.withColumnRenamed("id", "src").withColumnRenamed("component", "_a"), "src")
+        .join(comp.withColumnRenamed("id", "dst").withColumnRenamed("component", "_b"), "dst")
+        .where(F.col("_a") != F.col("_b"))
+        .drop("_a", "_b")
+        .localCheckpoint()
+    )
+
+
+@dataclass
+class Resolution:
+    """What ``resolve`` found: the graph, its profiles (components) and every cut."""
+
+    vertices: DataFrame  # one row per linking identifier: id, namespace, value, first/last seen
+    edges: DataFrame  # the edges that linked (deterministic and probabilistic)
+    persons: DataFrame  # (id, component) of the person graph (tier 1)
+    components: DataFrame  # (id, component): one component per profile
+    cuts: DataFrame  # (namespace, value, reason, detail, records) for audit.identity_cuts
+
+
+def resolve(
+    spark: SparkSession, people: DataFrame, obs: DataFrame, settings: IdentitySettings
+) -> Resolution:
+    """Observations -> profiles, every guard rail applied (the pure core of the identity job).
+
+    ``people``: silver person records (only ``record_id`` and ``first_name_key`` are needed
+    when probabilistic matching is off); ``obs``: ``graph.observations`` of all records.
+    """
+    kept, blocked = apply_blocklist(obs, settings.blocked_values)
+    shared = shared_identifiers(kept, settings.max_neighbours).unionByName(
+        household_identifiers(kept, people)
+    )
+    linking = kept.join(shared.select("namespace", "value"), ["namespace", "value"], "left_anti")
+    vertex_df = vertices(linking).localCheckpoint()
+    _check_no_collisions(vertex_df)
+    det_edges = edges(kept, shared).localCheckpoint()
+
+    # Tier 1, the person graph: person records' identifiers, their deterministic links, then
+    # probabilistic matches between the persons that share no identifier.
+    person_edges, event_edges = attachment.split_edges(det_edges)
+    person_ids = attachment.person_vertices(linking)
+    persons = connected_components(spark, person_ids, person_edges).localCheckpoint()
+    prob_edges = None
+    if settings.probabilistic_matching:
+        prob_edges = _probabilistic_edges(spark, settings, people, persons, shared)
+    if prob_edges is not None:
+        persons = merge_components(spark, persons, prob_edges).localCheckpoint()
+
+    # Tier 2: behaviour attaches to persons and never joins two of them.
+    event_links, attach_cuts = attachment.attach_events(event_edges, persons)
+    # A shared behavioural identifier (the family tablet's cookie) is nobody's: no profile.
+    now_shared = attach_cuts.where(F.col("reason") == "links_several_persons")
+    vertex_df = vertex_df.join(
+        now_shared.select("namespace", "value"), ["namespace", "value"], "left_anti"
+    ).localCheckpoint()
+    edge_df = person_edges.unionByName(event_links)
+    if prob_edges is not None:
+        edge_df = edge_df.unionByName(prob_edges, allowMissingColumns=True)
+    edge_df = edge_df.localCheckpoint()
+    comps = connected_components(spark, vertex_df, edge_df)
+    comps, limit_cuts = enforce_profile_limits(
+        comps,
+        vertex_df,
+        edge_df,
+        settings.max_per_profile,
+        settings.max_profile_identifiers,
+        persons,
+    )
+    cuts = blocked.unionByName(shared).unionByName(attach_cuts).unionByName(limit_cuts)
+    return Resolution(vertex_df, edge_df, persons, comps.localCheckpoint(), cuts)
+
+
 def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityReport:
     """Resolve identities over all of silver as of ``batch_date``."""
     wh = settings.paths.warehouse
@@ -97,25 +221,18 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityRep
         for t in tables
     )
     upto = F.col("batch_date") <= F.lit(day)
-    obs = observations(people.where(upto), events.where(upto), lines.where(upto))
-    kept, blocked = apply_blocklist(obs, settings.identity.blocked_values)
-    shared = shared_identifiers(kept, settings.identity.max_neighbours).unionByName(
-        household_identifiers(kept, people.where(upto))
+    r = resolve(
+        spark,
+        people.where(upto),
+        observations(people.where(upto), events.where(upto), lines.where(upto)),
+        settings.identity,
     )
-    linking = kept.join(shared.select("namespace", "value"), ["namespace", "value"], "left_anti")
+    comps, vertex_df, edge_df = r.components, r.vertices, r.edges
 
     run_at = F.lit(dt.datetime.combine(day, dt.time(23, 59, 59))).cast("timestamp")
-    cuts = blocked.unionByName(shared).select(
-        "*", F.lit(day).alias("batch_date"), run_at.alias("cut_at")
-    )
+    cuts = r.cuts.select("*", F.lit(day).alias("batch_date"), run_at.alias("cut_at"))
     catalog.write(cuts, "audit.identity_cuts", wh, replace_where=f"batch_date = DATE'{batch_date}'")
-
-    edge_df = edges(kept, shared)
-    catalog.write(edge_df, "silver.identity_edges", wh, mode="overwrite")
-    vertex_df = vertices(linking)
-    _check_no_collisions(vertex_df)
-    edge_df = catalog.read(spark, "silver.identity_edges", wh)
-    comps = connected_components(spark, vertex_df, edge_df)
+    catalog.write(edge_df, "silver.identity_edges", wh, mode="overwrite", merge_schema=True)
 
     previous = None
     if catalog.exists(spark, "gold.identity_map", wh):

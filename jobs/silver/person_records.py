@@ -6,10 +6,22 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from cdp.settings import StandardiseSettings
+from jobs.silver import standardise as std
 from jobs.silver import udfs
 from jobs.silver.common import extra_columns, identities, lineage, split_quarantine, trimmed
 from schemas.landing import CRM, LOYALTY, LandingSpec
 from schemas.xdm import CONSENT_EVENT, CONSENT_PURPOSES, PERSON_RECORD
+
+
+def _without_placeholders(parsed: Column, placeholders: tuple[str, ...]) -> Column:
+    """A parsed date struct with placeholder dates (1900-01-01) nulled and flagged."""
+    is_placeholder = parsed["value"].isin([F.lit(d).cast("date") for d in placeholders])
+    return F.struct(
+        F.when(~is_placeholder | parsed["value"].isNull(), parsed["value"]).alias("value"),
+        F.when(is_placeholder, F.lit(std.PLACEHOLDER_DATE))
+        .otherwise(parsed["issue"])
+        .alias("issue"),
+    )
 
 
 def _person_columns(bronze: DataFrame, settings: StandardiseSettings) -> dict[str, Column]:
@@ -22,8 +34,11 @@ def _person_columns(bronze: DataFrame, settings: StandardiseSettings) -> dict[st
         "email": udfs.email_udf(trimmed(bronze, "email")),
         "phone": udfs.phone_udf(trimmed(bronze, "phone"), region),
         "country": country,
-        "birth": udfs.make_date_udf(settings.date_formats, settings.min_birth_year)(
-            trimmed(bronze, "birth_date")
+        "birth": _without_placeholders(
+            udfs.make_date_udf(settings.date_formats, settings.min_birth_year)(
+                trimmed(bronze, "birth_date")
+            ),
+            settings.placeholder_birth_dates,
         ),
         "updated": udfs.timestamp_udf(trimmed(bronze, "updated_at")),
         "consent_at": udfs.timestamp_udf(trimmed(bronze, "consent_updated_at")),

@@ -22,6 +22,7 @@ INVALID_EMAIL = "invalid_email"
 INVALID_PHONE = "invalid_phone"
 INVALID_DATE = "invalid_date"
 IMPLAUSIBLE_DATE = "implausible_date"
+PLACEHOLDER_DATE = "placeholder_date"
 INVALID_TIMESTAMP = "invalid_timestamp"
 INVALID_CONSENT = "invalid_consent"
 INVALID_COUNTRY = "invalid_country"
@@ -35,6 +36,7 @@ ISSUE_CODES: frozenset[str] = frozenset(
         INVALID_PHONE,
         INVALID_DATE,
         IMPLAUSIBLE_DATE,
+        PLACEHOLDER_DATE,
         INVALID_TIMESTAMP,
         INVALID_CONSENT,
         INVALID_COUNTRY,

@@ -1,0 +1,234 @@
+"""Probabilistic person matching: CRM and loyalty records that share no identifier.
+
+A Fellegi-Sunter model from splink (Spark backend), trained without labels each night:
+u probabilities from random pairs, m probabilities by expectation maximisation over two
+blocked samples, term-frequency adjustments for common names and places. Prediction runs
+only on blocked pairs, so the work stays near-linear in the number of records.
+
+Only pairs that the deterministic graph has not already joined are scored into edges, and a
+pair is kept only above ``identity.match_probability``. Two guards keep households apart
+however strong the other evidence is (a twin shares surname, birth date, address and
+landline with their sibling; a son may share his father's name and address): both records
+must give a first name and a birth date, the first names must agree (exactly, closely by
+Jaro-Winkler, or swapped with the surname) and the birth dates must not disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs.identity.graph import birth_dates_compatible, vertex_id
+
+if TYPE_CHECKING:
+    from cdp.settings import IdentitySettings
+
+log = logging.getLogger(__name__)
+
+# Which identifier namespace each person-record source keys its records by.
+SOURCE_KEY_NAMESPACE = {"crm": "crm_id", "loyalty": "loyalty_id"}
+
+MATCH_COLUMNS = (
+    "unique_id",
+    "source",
+    "first_name_key",
+    "last_name_key",
+    "full_name_key",
+    "birth_date",
+    "email_key",
+    "phone",
+    "street_key",
+    "house_number",
+    "postal_code",
+    "city_key",
+)
+
+
+def match_input(person_records: DataFrame) -> DataFrame:
+    """One row per source record (its latest version) with the columns the model compares."""
+    latest = Window.partitionBy("record_id").orderBy(
+        F.col("record_ts").desc(), F.col("file_sha256").desc(), F.col("row_number").desc()
+    )
+    rows = (
+        person_records.where(F.col("source").isin(*SOURCE_KEY_NAMESPACE))
+        .withColumn("_pos", F.row_number().over(latest))
+        .where("_pos = 1")
+    )
+    street = F.lower(F.regexp_replace("street", r"[^\p{L}\p{N} ]", ""))
+    postal = F.upper(F.regexp_replace("postal_code", r"[\s-]", ""))
+    return rows.select(
+        F.col("record_id").alias("unique_id"),
+        "source",
+        "source_key",
+        "first_name_key",
+        "last_name_key",
+        F.when(
+            F.col("first_name_key").isNotNull() & F.col("last_name_key").isNotNull(),
+            F.concat_ws(" ", "first_name_key", "last_name_key"),
+        ).alias("full_name_key"),
+        "birth_date",
+        "email_key",
+        "phone",
+        F.nullif(F.trim(F.regexp_replace(street, r"\d+\w?", "")), F.lit("")).alias("street_key"),
+        F.nullif(F.regexp_extract("street", r"(\d+)", 1), F.lit("")).alias("house_number"),
+        F.nullif(postal, F.lit("")).alias("postal_code"),
+        F.lower("city").alias("city_key"),
+    )
+
+
+def model_settings() -> Any:
+    """The splink model: comparisons, blocking rules for prediction, term frequencies."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    address = cl.CustomComparison(
+        output_column_name="address",
+        comparison_description="postal code, house number and street together",
+        comparison_levels=[
+            cll.And(cll.NullLevel("postal_code"), cll.NullLevel("street_key")),
+            cll.And(
+                cll.ExactMatchLevel("postal_code"),
+                cll.ExactMatchLevel("house_number"),
+                cll.JaroWinklerLevel("street_key", 0.85),
+            ).configure(label_for_charts="same address"),
+            cll.And(
+                cll.ExactMatchLevel("postal_code"), cll.ExactMatchLevel("house_number")
+            ).configure(label_for_charts="same postal code and house number"),
+            cll.ExactMatchLevel("postal_code", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("city_key", term_frequency_adjustments=True),
+            cll.ElseLevel(),
+        ],
+    )
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[
+            cl.ForenameSurnameComparison(
+                "first_name_key",
+                "last_name_key",
+                forename_surname_concat_col_name="full_name_key",
+            ).configure(term_frequency_adjustments=True),
+            cl.DateOfBirthComparison("birth_date", input_is_string=False),
+            cl.EmailComparison("email_key"),
+            cl.ExactMatch("phone"),
+            address,
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("birth_date"),
+            block_on("last_name_key", "postal_code"),
+            block_on("first_name_key", "last_name_key"),
+            block_on("first_name_key", "postal_code", "house_number"),
+        ],
+        retain_intermediate_calculation_columns=False,
+        additional_columns_to_retain=["source"],
+    )
+
+
+def train(spark: SparkSession, records: DataFrame, settings: IdentitySettings) -> Any:
+    """A splink linker with parameters estimated from unlabelled records."""
+    from splink import Linker, SparkAPI, block_on
+
+    db_api = SparkAPI(spark_session=spark)
+    table = db_api.register(records.select(*MATCH_COLUMNS))
+    linker = Linker(table, model_settings(), log_level=logging.WARNING)
+    # The prior (how often two random records match) from a strict rule whose recall is
+    # assumed, splink's recommended way without labels.
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("first_name_key", "last_name_key", "birth_date")], recall=0.7
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=settings.match_u_max_pairs, seed=1)
+    # Two EM passes, each blocked on fields the other one trains.
+    for rule in (block_on("birth_date"), block_on("last_name_key", "postal_code")):
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
+    log.debug("person match model: %s", json.dumps(linker.misc.save_model_to_json(), default=str))
+    return linker
+
+
+def scored_pairs(
+    spark: SparkSession, records: DataFrame, settings: IdentitySettings
+) -> DataFrame | None:
+    """Record pairs at or above ``match_probability`` that pass the household guards:
+    (unique_id_l, unique_id_r, match_probability, match_weight). None with under two records.
+    """
+    if records.limit(2).count() < 2:
+        return None
+    linker = train(spark, records, settings)
+    predicted = linker.inference.predict(threshold_match_probability=settings.match_probability)
+    pairs = predicted.as_spark_dataframe().select(
+        "unique_id_l", "unique_id_r", "match_probability", "match_weight"
+    )
+
+    def side(suffix: str) -> DataFrame:
+        return records.select(
+            F.col("unique_id").alias(f"unique_id_{suffix}"),
+            F.col("first_name_key").alias(f"fn_{suffix}"),
+            F.col("last_name_key").alias(f"ln_{suffix}"),
+            F.col("birth_date").alias(f"bd_{suffix}"),
+        )
+
+    joined = pairs.join(side("l"), "unique_id_l").join(side("r"), "unique_id_r")
+    return joined.where(same_person_guard()).select(
+        "unique_id_l", "unique_id_r", "match_probability", "match_weight"
+    )
+
+
+def same_person_guard() -> Any:
+    """Both first names known and compatible, and both birth dates known and compatible.
+
+    A probabilistic link rests on the names, birth date and address alone, and a household
+    shares the surname and the address: without both first names and both birth dates, a
+    parent and a child of the same name, or twins, look alike (see module docstring).
+    """
+    names_agree = (
+        (F.col("fn_l") == F.col("fn_r"))
+        # jaro_winkler: the Spark SQL function splink registers from its jar.
+        | (F.expr("jaro_winkler(fn_l, fn_r)") >= F.lit(0.88))
+        | ((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r")))
+    )
+    known = (
+        F.col("fn_l").isNotNull()
+        & F.col("fn_r").isNotNull()
+        & F.col("bd_l").isNotNull()
+        & F.col("bd_r").isNotNull()
+    )
+    return known & names_agree & birth_dates_compatible(F.col("bd_l"), F.col("bd_r"))
+
+
+def probabilistic_edges(pairs: DataFrame, records: DataFrame) -> DataFrame:
+    """Matched record pairs as identity edges between the records' source-key vertices."""
+    ns = F.create_map(*[x for s, n in SOURCE_KEY_NAMESPACE.items() for x in (F.lit(s), F.lit(n))])
+    keyed = records.select("unique_id", "source", "source_key")
+    left = keyed.select(
+        F.col("unique_id").alias("unique_id_l"),
+        F.col("source").alias("source_l"),
+        ns[F.col("source")].alias("src_namespace"),
+        F.col("source_key").alias("src_value"),
+    )
+    right = keyed.select(
+        F.col("unique_id").alias("unique_id_r"),
+        F.col("source").alias("source_r"),
+        ns[F.col("source")].alias("dst_namespace"),
+        F.col("source_key").alias("dst_value"),
+    )
+    joined = pairs.join(left, "unique_id_l").join(right, "unique_id_r")
+    source = F.concat_ws("-", F.array_sort(F.array("source_l", "source_r")))
+    return joined.select(
+        vertex_id(F.col("src_namespace"), F.col("src_value")).alias("src"),
+        vertex_id(F.col("dst_namespace"), F.col("dst_value")).alias("dst"),
+        F.lit("probabilistic").alias("method"),
+        F.concat_ws(":", F.lit("match"), source).alias("kind"),
+        "src_namespace",
+        "src_value",
+        "dst_namespace",
+        "dst_value",
+        source.alias("source"),
+        "match_probability",
+        "match_weight",
+    )
