@@ -73,7 +73,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         summary = generate(
-            args.out, args.persons, args.days, args.seed, end, overwrite=args.overwrite
+            args.out,
+            args.persons,
+            args.days,
+            args.seed,
+            end,
+            settings=_generator_settings(args),
+            overwrite=args.overwrite,
         )
     except FileExistsError as exc:
         raise CdpError(f"{exc} (add --overwrite to replace it)") from None
@@ -82,6 +88,39 @@ def cmd_generate(args: argparse.Namespace) -> int:
     log.info("generated in %.1fs", time.monotonic() - started)
     print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def _generator_settings(args: argparse.Namespace):
+    """Generator settings from --noise and --locales (a stress run, another market mix)."""
+    import dataclasses
+
+    from cdp.synthetic.settings import LOCALES, GeneratorSettings
+
+    settings = GeneratorSettings(noise_level=args.noise)
+    if args.locales:
+        weights = []
+        for part in args.locales.split(","):
+            name, _, weight = part.partition("=")
+            if name.strip() not in LOCALES:
+                raise CdpError(
+                    f"--locales: unknown locale {name.strip()!r} (known: {', '.join(LOCALES)})"
+                )
+            try:
+                weights.append((name.strip(), float(weight or 1)))
+            except ValueError:
+                raise CdpError(f"--locales: bad weight {weight!r} for {name.strip()}") from None
+        settings = dataclasses.replace(settings, locale_weights=tuple(weights))
+    return settings
+
+
+def _noise(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a level of 0 or more, got {value}")
+    return value
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -234,6 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=_positive, default=30)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--end-date", type=_date, help="last batch date (default 2026-11-24)")
+    p.add_argument(
+        "--noise",
+        type=_noise,
+        default=1.0,
+        help="scale every defect rate (0 clean, 1 default, 2 a stress run)",
+    )
+    p.add_argument(
+        "--locales",
+        help="market mix, e.g. fr_FR=0.5,es_ES=0.3,en_US=0.2 (default: Nordic-European mix)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier generated set")
     p.set_defaults(func=cmd_generate)
 

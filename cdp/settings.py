@@ -108,6 +108,9 @@ class IdentitySettings:
             "anonymous_id": 8,
         }
     )
+    # A loyalty card presented at the till proves nothing (anyone may borrow it): a payment
+    # card links to it only when at least this share of the payment card's receipts carry it.
+    min_link_share: dict[str, float] = field(default_factory=lambda: {"card_token": 0.5})
     # Probabilistic person matching (jobs/identity/matching.py): a pair of CRM/loyalty
     # records becomes an edge at or above this match probability. Precision comes first: a
     # false merge shows one person's data to another.

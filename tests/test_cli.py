@@ -52,6 +52,11 @@ def test_sql_answers_by_table_name_from_a_new_process(spark, built):
         ),
         (["generate", "--out", "/tmp/x", "--persons", "0"], "expected a number above 0"),
         (["sql", "select 1", "--config", "/no/such.yaml"], "config file not found: /no/such.yaml"),
+        (
+            ["generate", "--out", "/tmp/x", "--locales", "fr_FR=1,xx_XX=1"],
+            "--locales: unknown locale 'xx_XX'",
+        ),
+        (["generate", "--out", "/tmp/x", "--noise", "-1"], "expected a level of 0 or more"),
     ],
 )
 def test_bad_input_gives_a_one_line_error(args, message):
@@ -70,3 +75,18 @@ def test_sql_error_is_one_line(built):
     errors = [line for line in result.stderr.splitlines() if line.startswith("cdp: error:")]
     assert len(errors) == 1 and "SQL failed" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def test_generate_takes_a_noise_level_and_a_market_mix(tmp_path):
+    out = tmp_path / "landing"
+    result = cdp(
+        "generate", "--out", str(out), "--persons", "40", "--days", "2", "--seed", "3",
+        "--noise", "2", "--locales", "fr_FR=3,es_ES=1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "_truth" / "manifest.json").read_text())
+    settings = manifest["settings"]
+    assert settings["noise_level"] == 2.0
+    assert [tuple(w) for w in settings["locale_weights"]] == [("fr_FR", 3.0), ("es_ES", 1.0)]
+    persons = list(csv.DictReader((out / "_truth" / "persons.csv").open(encoding="utf-8")))
+    assert {p["locale"] for p in persons} <= {"fr_FR", "es_ES"}

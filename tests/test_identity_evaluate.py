@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from jobs.identity.evaluate import evaluate
+from jobs.identity.evaluate import evaluate, record_evidence
 
 
 def brute_force(truth: dict[str, str], resolved: dict[str, str]):
@@ -86,3 +86,62 @@ def test_false_merges_and_missed_links_are_counted(spark):
     assert result.overall.recall == pytest.approx(1 / 2)
     assert result.cluster_sizes == {3: 1, 1: 1}
     assert "overall" in result.table()
+
+
+def test_evidence_tells_linkable_pairs_and_borrowed_identifiers(spark):
+    """Ann: CRM and loyalty rows sharing nothing, a receipt on her card, an anonymous web
+    visit. Bo, her son, swipes her card once and pays with his own payment card."""
+    truth = spark.createDataFrame(
+        [
+            ("crm:1", "ann"),
+            ("loyalty:L1", "ann"),
+            ("pos:r1", "ann"),
+            ("web:e1", "ann"),
+            ("pos:r2", "bo"),
+            ("pos:r3", "bo"),
+        ],
+        "record_id string, person_id string",
+    )
+    observations = spark.createDataFrame(
+        [
+            ("crm:1", "crm_id", "1"),
+            ("loyalty:L1", "loyalty_id", "L1"),
+            ("pos:r1", "loyalty_id", "L1"),
+            ("pos:r1", "card_token", "tok-ann"),
+            ("web:e1", "anonymous_id", "cookie-never-logged-in"),
+            ("pos:r2", "loyalty_id", "L1"),
+            ("pos:r2", "card_token", "tok-bo"),
+            ("pos:r3", "card_token", "tok-bo"),
+        ],
+        "record_id string, namespace string, value string",
+    )
+    evidence = {r["record_id"]: r for r in record_evidence(spark, truth, observations).collect()}
+    group = {k: v["evidence_group"] for k, v in evidence.items()}
+    # Ann's person records are linkable (name and birth date could match), her receipt via
+    # her card; her anonymous visit shares nothing with the rest.
+    assert group["crm:1"] == group["loyalty:L1"] == group["pos:r1"] != group["web:e1"]
+    assert group["pos:r2"] == group["pos:r3"]
+    # The card is Ann's (her loyalty record carries it): Bo's receipt with it is borrowed.
+    assert {k for k, v in evidence.items() if v["borrowed"]} == {"pos:r2"}
+
+    # A resolver that puts everything on the card in Ann's profile.
+    resolved = spark.createDataFrame(
+        [
+            ("crm:1", "crm", "pA"),
+            ("loyalty:L1", "loyalty", "pA"),
+            ("pos:r1", "pos", "pA"),
+            ("pos:r2", "pos", "pA"),
+            ("pos:r3", "pos", "pA"),
+            ("web:e1", "web", "pW"),
+        ],
+        "record_id string, source string, profile_id string",
+    )
+    result = evaluate(truth, resolved, record_evidence(spark, truth, observations))
+    # Ann: 6 true pairs (4 records), 3 of them linkable; Bo: 1, linkable.
+    assert (result.overall.true_pairs, result.linkable.true_pairs) == (7, 4)
+    assert result.linkable.correct_pairs == 4 and result.linkable.recall == 1.0
+    assert result.recall_ceiling == pytest.approx(4 / 7)
+    # Without Bo's borrowed receipt: Ann's 3 + Bo's r3 in pA -> 6 pairs, 3 correct.
+    assert (result.unborrowed.predicted_pairs, result.unborrowed.correct_pairs) == (6, 3)
+    assert result.borrowed_records == 1
+    assert "what the data allows" in result.table()

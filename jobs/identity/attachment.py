@@ -47,6 +47,56 @@ def split_edges(edges: DataFrame) -> tuple[DataFrame, DataFrame]:
     return edges.where(is_person), edges.where(~is_person)
 
 
+def corroborated(
+    event_edges: DataFrame, vertices: DataFrame, min_share: dict[str, float]
+) -> tuple[DataFrame, DataFrame]:
+    """(event edges whose weak end is usually seen with the other end, audit rows of the rest).
+
+    A loyalty card proves nothing at the till: anyone may present it. A payment card that
+    belongs to the card holder is presented with the loyalty card most of the time; a
+    household member's, which borrows the loyalty card now and then, only some of the time.
+    An edge into a namespace of ``min_share`` links only when at least that share of the weak
+    identifier's records carry the other end (``vertices``: id and records per identifier).
+    """
+    if not min_share:
+        return event_edges, _no_cuts(event_edges)
+    share = F.create_map(*[x for ns, v in min_share.items() for x in (F.lit(ns), F.lit(v))])
+    totals = vertices.select(F.col("id").alias("dst"), F.col("records").alias("_dst_records"))
+    tagged = event_edges.join(totals, "dst", "left").withColumn(
+        "_needed", share[F.col("dst_namespace")]
+    )
+    weak = (
+        F.col("_needed").isNotNull()
+        & F.col("_dst_records").isNotNull()
+        & (F.col("records") < F.col("_needed") * F.col("_dst_records"))
+    )
+    kept = tagged.where(~weak).drop("_dst_records", "_needed")
+    cuts = tagged.where(weak).select(
+        F.col("dst_namespace").alias("namespace"),
+        F.col("dst_value").alias("value"),
+        F.lit("weak_link").alias("reason"),
+        F.concat(
+            F.lit("seen with "),
+            F.col("src_namespace"),
+            F.lit(":"),
+            F.col("src_value"),
+            F.lit(" on "),
+            F.col("records").cast("string"),
+            F.lit(" of its "),
+            F.col("_dst_records").cast("string"),
+            F.lit(" records"),
+        ).alias("detail"),
+        F.col("records").cast("long").alias("records"),
+    )
+    return kept, cuts
+
+
+def _no_cuts(df: DataFrame) -> DataFrame:
+    return df.sparkSession.createDataFrame(
+        [], "namespace string, value string, reason string, detail string, records long"
+    )
+
+
 def _with_persons(event_edges: DataFrame, persons: DataFrame) -> DataFrame:
     """Event edges with the person (component of the person graph) of each end, if any."""
     p = persons.select("id", "component")

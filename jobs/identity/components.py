@@ -11,6 +11,7 @@ a component is named by the smallest vertex id in it.
 from __future__ import annotations
 
 import logging
+import time
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -59,13 +60,14 @@ def connected_components(
     """
     if engine == "auto":
         engine = "graphframes" if graphframes_available(spark) else "splink"
+    started = time.monotonic()
     if engine == "graphframes":
         raw = _with_graphframes(vertices, edges)
     elif engine == "splink":
         raw = _with_splink(spark, vertices, edges)
     else:
         raise ValueError(f"unknown connected-components engine {engine!r}")
-    log.info("connected components via %s", engine)
+    log.info("connected components via %s in %.1fs", engine, time.monotonic() - started)
     # Same naming whatever the engine: the smallest member id (as a number: an engine may
     # hand ids back as text, and the smallest text is not the smallest number).
     raw = raw.select(F.col("id").cast("long").alias("id"), "component")

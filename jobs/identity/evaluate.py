@@ -15,9 +15,11 @@ any identifier-based resolver, so a figure can be read against its ceiling:
   its person's other records; no resolver can link it, and the raw recall counts it missed.
   Recall over linkable pairs is the resolver's own recall; linkable / true pairs is the
   ceiling of the raw recall.
-- **borrowed identifiers**: a record carrying an identifier that, in truth, mostly belongs
-  to somebody else (a household member's loyalty card swiped at the till). The record looks
-  exactly like the owner's own; precision over the other records is the resolver's own.
+- **borrowed identifiers**: a record carrying an identifier that, in truth, belongs to
+  somebody else (a household member's loyalty card swiped at the till): the identifier's
+  owner is the one person whose CRM or loyalty records carry it, else the person behind most
+  of its records. The record looks exactly like the owner's own; precision over the other
+  records is the resolver's own.
 """
 
 from __future__ import annotations
@@ -186,15 +188,25 @@ def record_evidence(spark: SparkSession, truth: DataFrame, observations: DataFra
         raise ValueError("record id hash collision in the evaluation; cannot group evidence")
     groups = connected_components(spark, records.select("id"), links)
 
+    is_person_record = F.split("record_id", ":")[0].isin(*PERSON_RECORD_SOURCES)
     per_person = carried.groupBy("namespace", "value", "person_id").agg(
-        F.count_distinct("record_id").alias("n")
+        F.count_distinct("record_id").alias("n"),
+        F.max(is_person_record).alias("registered"),
     )
-    # The owner holds a strict majority of the records carrying the identifier; a junk value
-    # that many people carry (test@test.com) has no owner and makes nobody's record borrowed.
+    # The owner of an identifier is the one person whose CRM or loyalty records carry it (the
+    # loyalty card's member); an identifier no person record carries belongs to the person
+    # behind a strict majority of its records. Several registered persons (a family email)
+    # or no majority (test@test.com) mean no owner, and nobody's record is borrowed.
     everyone = Window.partitionBy("namespace", "value")
+    registered = F.sum(F.col("registered").cast("int")).over(everyone)
     owners = (
-        per_person.withColumn("_all", F.sum("n").over(everyone))
-        .where(F.col("n") * 2 > F.col("_all"))
+        per_person.withColumn("_registered", registered)
+        .withColumn("_all", F.sum("n").over(everyone))
+        .where(
+            F.when(
+                F.col("_registered") > 0, F.col("registered") & (F.col("_registered") == 1)
+            ).otherwise(F.col("n") * 2 > F.col("_all"))
+        )
         .select("namespace", "value", F.col("person_id").alias("owner"))
     )
     lent = carried.join(owners, ["namespace", "value"]).where(F.col("owner") != F.col("person_id"))

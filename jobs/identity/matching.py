@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -159,8 +160,15 @@ def scored_pairs(
     """
     if records.limit(2).count() < 2:
         return None
+    started = time.monotonic()
     linker = train(spark, records, settings)
+    trained = time.monotonic()
     predicted = linker.inference.predict(threshold_match_probability=settings.match_probability)
+    log.info(
+        "person matching: model trained in %.1fs, pairs predicted in %.1fs",
+        trained - started,
+        time.monotonic() - trained,
+    )
     pairs = predicted.as_spark_dataframe().select(
         "unique_id_l", "unique_id_r", "match_probability", "match_weight"
     )

@@ -183,6 +183,9 @@ def resolve(
         persons = merge_components(spark, persons, prob_edges).localCheckpoint()
 
     # Tier 2: behaviour attaches to persons and never joins two of them.
+    event_edges, weak_cuts = attachment.corroborated(
+        event_edges, vertex_df, settings.min_link_share
+    )
     event_links, attach_cuts = attachment.attach_events(event_edges, persons)
     # A shared behavioural identifier (the family tablet's cookie) is nobody's: no profile.
     now_shared = attach_cuts.where(F.col("reason") == "links_several_persons")
@@ -202,7 +205,12 @@ def resolve(
         settings.max_profile_identifiers,
         persons,
     )
-    cuts = blocked.unionByName(shared).unionByName(attach_cuts).unionByName(limit_cuts)
+    cuts = (
+        blocked.unionByName(shared)
+        .unionByName(weak_cuts)
+        .unionByName(attach_cuts)
+        .unionByName(limit_cuts)
+    )
     return Resolution(vertex_df, edge_df, persons, comps.localCheckpoint(), cuts)
 
 
