@@ -46,6 +46,18 @@ def _splink_jar() -> list[str]:
         return []
 
 
+def _register_similarity_functions(spark: SparkSession) -> None:
+    """jaro_winkler, jaccard, ... from splink's jar as SQL functions, for the identity job's
+    guards and for analysts' SQL; splink itself registers them again when it starts."""
+    try:
+        from splink.internals.spark.jar_location import get_scala_udfs
+
+        for udf in get_scala_udfs():
+            spark.udf.registerJavaFunction(*udf)
+    except Exception as exc:  # the jar missing is reported, not fatal: matching reports it too
+        log.warning("string-similarity SQL functions not registered: %s", exc)
+
+
 def build_conf(settings: Settings) -> dict[str, str]:
     """Spark configuration for ``settings``; separate from the builder so it can be inspected."""
     jars = jar_paths(settings.paths.jars_dir) + _splink_jar()
@@ -109,6 +121,7 @@ def get_spark(settings: Settings) -> SparkSession:
     spark.sparkContext.setCheckpointDir(f"{warehouse.rstrip('/')}/_checkpoints")
     if settings.spark.catalog == "registry":
         catalog.register_all(spark, warehouse)
+    _register_similarity_functions(spark)
     if not has_graphframes_jar(settings.paths.jars_dir):
         log.info("GraphFrames jar (%s) not in %s", GRAPHFRAMES_JAR_HINT, settings.paths.jars_dir)
     return spark

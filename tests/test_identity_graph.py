@@ -168,18 +168,25 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:4", "crm", "phone", "+4631123456"),
             ("crm:5", "crm", "crm_id", "5"),
             ("crm:5", "crm", "phone", "+4631123456"),
+            # One person, the name written surname first in the loyalty system.
+            ("crm:6", "crm", "crm_id", "6"),
+            ("crm:6", "crm", "email", "peder.andersen@outlook.com"),
+            ("loyalty:7", "loyalty", "loyalty_id", "7"),
+            ("loyalty:7", "loyalty", "email", "peder.andersen@outlook.com"),
         ],
     )
     people = spark.createDataFrame(
         [
-            ("crm:1", "anna", None),
-            ("crm:2", "lars", None),
-            ("crm:3", "johanna", D(1980, 3, 14)),
-            ("loyalty:9", "johana", D(1980, 3, 15)),
-            ("crm:4", None, D(1961, 5, 2)),
-            ("crm:5", "maja", D(1994, 8, 30)),
+            ("crm:1", "anna", "blom", None),
+            ("crm:2", "lars", "blom", None),
+            ("crm:3", "johanna", "lind", D(1980, 3, 14)),
+            ("loyalty:9", "johana", "lind", D(1980, 3, 15)),
+            ("crm:4", None, "ek", D(1961, 5, 2)),
+            ("crm:5", "maja", "ek", D(1994, 8, 30)),
+            ("crm:6", "peder", "andersen", D(2005, 3, 5)),
+            ("loyalty:7", "andersen", "peder", D(2005, 3, 5)),
         ],
-        "record_id string, first_name_key string, birth_date date",
+        "record_id string, first_name_key string, last_name_key string, birth_date date",
     )
     rows = {r["value"]: r for r in household_identifiers(obs, people).collect()}
     assert set(rows) == {"familjen.blom@hotmail.com", "+4631123456"}

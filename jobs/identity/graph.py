@@ -152,31 +152,45 @@ def household_identifiers(
 
     Two person records (CRM, loyalty) carrying the same email or phone are two people, not
     one, when their first names differ by more than ``max_name_distance`` (Levenshtein
-    distance over the longer name) or their birth dates contradict each other
-    (``birth_dates_compatible``): the identifier must not link them.
+    distance over the longer name; a name written surname first is the same name) or their
+    birth dates contradict each other (``birth_dates_compatible``): the identifier must not
+    link them.
     """
-    columns = ["record_id", F.col("first_name_key").alias("name")]
-    columns.append(
-        F.col("birth_date").alias("born")
-        if "birth_date" in person_records.columns
-        else F.lit(None).cast("date").alias("born")
-    )
+
+    def optional(column: str, alias: str, kind: str) -> Column:
+        present = column in person_records.columns
+        return (F.col(column) if present else F.lit(None).cast(kind)).alias(alias)
+
+    columns = [
+        "record_id",
+        F.col("first_name_key").alias("name"),
+        optional("last_name_key", "surname", "string"),
+        optional("birth_date", "born", "date"),
+    ]
     people = person_records.select(*columns).where(
         F.col("name").isNotNull() | F.col("born").isNotNull()
     )
     contact = obs.where(F.col("namespace").isin(*namespaces)).select(
         "record_id", "namespace", "value"
     )
-    described = contact.join(people, "record_id").select("namespace", "value", "name", "born")
+    described = contact.join(people, "record_id").select(
+        "namespace", "value", "name", "surname", "born"
+    )
     described = described.distinct()
     other = described.select(
-        "namespace", "value", F.col("name").alias("other_name"), F.col("born").alias("other_born")
+        "namespace",
+        "value",
+        F.col("name").alias("other_name"),
+        F.col("surname").alias("other_surname"),
+        F.col("born").alias("other_born"),
     )
     pairs = described.join(other, ["namespace", "value"])
     distance = F.levenshtein("name", "other_name") / F.greatest(
         F.length("name"), F.length("other_name")
     )
-    names_differ = F.coalesce(distance > max_name_distance, F.lit(False))
+    # A name written surname first in one system is the same name.
+    swapped = (F.col("name") == F.col("other_surname")) & (F.col("surname") == F.col("other_name"))
+    names_differ = F.coalesce((distance > max_name_distance) & ~swapped, F.lit(False))
     dates_differ = ~birth_dates_compatible(F.col("born"), F.col("other_born"))
     clashes = pairs.where(names_differ | dates_differ)
     who = F.concat_ws(

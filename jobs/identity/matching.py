@@ -9,8 +9,9 @@ Only pairs that the deterministic graph has not already joined are scored into e
 pair is kept only above ``identity.match_probability``. Two guards keep households apart
 however strong the other evidence is (a twin shares surname, birth date, address and
 landline with their sibling; a son may share his father's name and address): both records
-must give a first name and a birth date, the first names must agree (exactly, closely by
-Jaro-Winkler, or swapped with the surname) and the birth dates must not disagree.
+must give a first name, the first names must agree (exactly, closely by Jaro-Winkler, or
+swapped with the surname), and the birth dates must not disagree, nor may a missing one hide
+a namesake born on another day (see ``same_person_guard``).
 """
 
 from __future__ import annotations
@@ -172,13 +173,35 @@ def scored_pairs(
     pairs = predicted.as_spark_dataframe().select(
         "unique_id_l", "unique_id_r", "match_probability", "match_weight"
     )
+    return guarded_pairs(pairs, records)
+
+
+def namesake_birth_dates(records: DataFrame) -> DataFrame:
+    """(unique_id, namesake_dates): the known birth dates of every record with the same
+    first name, surname and postal code, the record itself included."""
+    key = ["first_name_key", "last_name_key", "postal_code"]
+    dated = (
+        records.where(F.col("birth_date").isNotNull() & F.col("first_name_key").isNotNull())
+        .groupBy(*key)
+        .agg(F.collect_set("birth_date").alias("namesake_dates"))
+    )
+    return records.join(dated, key, "left").select(
+        "unique_id",
+        F.coalesce("namesake_dates", F.array().cast("array<date>")).alias("namesake_dates"),
+    )
+
+
+def guarded_pairs(pairs: DataFrame, records: DataFrame) -> DataFrame:
+    """The model's pairs that pass the same-person guards (see ``same_person_guard``)."""
+    namesakes = namesake_birth_dates(records)
 
     def side(suffix: str) -> DataFrame:
-        return records.select(
+        return records.join(namesakes, "unique_id").select(
             F.col("unique_id").alias(f"unique_id_{suffix}"),
             F.col("first_name_key").alias(f"fn_{suffix}"),
             F.col("last_name_key").alias(f"ln_{suffix}"),
             F.col("birth_date").alias(f"bd_{suffix}"),
+            F.col("namesake_dates").alias(f"nd_{suffix}"),
         )
 
     joined = pairs.join(side("l"), "unique_id_l").join(side("r"), "unique_id_r")
@@ -188,11 +211,15 @@ def scored_pairs(
 
 
 def same_person_guard() -> Any:
-    """Both first names known and compatible, and both birth dates known and compatible.
+    """Names and birth dates that cannot belong to two people of one household.
 
-    A probabilistic link rests on the names, birth date and address alone, and a household
-    shares the surname and the address: without both first names and both birth dates, a
-    parent and a child of the same name, or twins, look alike (see module docstring).
+    A probabilistic link rests on names, birth date and address, and a household shares the
+    surname and the address. So both first names must be known and agree (exactly, closely
+    by Jaro-Winkler, or swapped with the surname), and the birth dates must not contradict
+    each other. One missing birth date is tolerated only when the name is not shared at that
+    postal code by someone born on another day (a father and a son of the same name): the
+    known birth date must agree with every namesake's (``namesake_birth_dates``). Twins share
+    a birth date but not a first name.
     """
     names_agree = (
         (F.col("fn_l") == F.col("fn_r"))
@@ -200,13 +227,17 @@ def same_person_guard() -> Any:
         | (F.expr("jaro_winkler(fn_l, fn_r)") >= F.lit(0.88))
         | ((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r")))
     )
-    known = (
-        F.col("fn_l").isNotNull()
-        & F.col("fn_r").isNotNull()
-        & F.col("bd_l").isNotNull()
-        & F.col("bd_r").isNotNull()
+    names_known = F.col("fn_l").isNotNull() & F.col("fn_r").isNotNull()
+    both_dates = F.col("bd_l").isNotNull() & F.col("bd_r").isNotNull()
+    known = F.coalesce("bd_l", "bd_r")
+    namesakes = F.array_union("nd_l", "nd_r")
+    no_namesake_conflict = (
+        F.forall(namesakes, lambda d: birth_dates_compatible(d, known)) & known.isNotNull()
     )
-    return known & names_agree & birth_dates_compatible(F.col("bd_l"), F.col("bd_r"))
+    dates_ok = F.when(both_dates, birth_dates_compatible(F.col("bd_l"), F.col("bd_r"))).otherwise(
+        no_namesake_conflict
+    )
+    return names_known & names_agree & dates_ok
 
 
 def probabilistic_edges(pairs: DataFrame, records: DataFrame) -> DataFrame:
