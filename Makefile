@@ -54,8 +54,12 @@ format:
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Identity benchmark: generate, build, resolve, score (cdp/bench.py); figures go on the issue.
+BENCH_PERSONS ?= 10000
+BENCH_DAYS ?= 30
+BENCH_SEED ?= 5
 bench: setup
-	$(PY) -m cdp.bench
+	$(PY) -m cdp.bench --persons $(BENCH_PERSONS) --days $(BENCH_DAYS) --seed $(BENCH_SEED)
 
 clean:
 	rm -rf data .pytest_cache

@@ -13,11 +13,12 @@ D = dt.date
 
 
 def records_frame(spark, rows):
-    """Match-input records (unique_id, first/last name key, birth date, postal code)."""
+    """Match-input records (unique_id, first/last name key, birth date, postal code, email,
+    phone); email and phone may be left off a row."""
     return spark.createDataFrame(
-        rows,
+        [(*r, None, None)[:7] for r in rows],
         "unique_id string, first_name_key string, last_name_key string, birth_date date,"
-        " postal_code string",
+        " postal_code string, email_key string, phone string",
     )
 
 
@@ -44,6 +45,12 @@ def test_guards_keep_household_members_apart(spark):
             # Name written surname first in one system.
             ("crm:7", "peder", "andersen", D(2005, 3, 5), "41106"),
             ("loyalty:7", "andersen", "peder", D(2005, 3, 5), "41106"),
+            # Twins whose names are one letter apart: their own emails and phones differ.
+            ("crm:8", "juhani", "karhu", D(2003, 3, 14), "44134", "juhani@x.fi", "+358501"),
+            ("crm:9", "juhana", "karhu", D(2003, 3, 14), "44134", "juhana@y.fi", "+358412"),
+            # One person with a typo in the email and a new phone: may link.
+            ("crm:10", "aino", "salo", D(1990, 1, 1), "00100", "aino@elisa.fi", "+35840"),
+            ("loyalty:10", "aino", "salo", D(1990, 1, 1), "00100", "aino@elisa.fl", "+35841"),
         ],
     )
     candidates = [
@@ -54,6 +61,8 @@ def test_guards_keep_household_members_apart(spark):
         ("crm:5", "loyalty:5"),
         ("crm:6", "loyalty:6"),
         ("crm:7", "loyalty:7"),
+        ("crm:8", "crm:9"),
+        ("crm:10", "loyalty:10"),
     ]
     pairs = spark.createDataFrame(
         [(a, b, 0.999, 12.0) for a, b in candidates],
@@ -63,7 +72,12 @@ def test_guards_keep_household_members_apart(spark):
         (r["unique_id_l"], r["unique_id_r"])
         for r in matching.guarded_pairs(pairs, records).collect()
     }
-    assert kept == {("crm:1", "loyalty:1"), ("crm:5", "loyalty:5"), ("crm:7", "loyalty:7")}
+    assert kept == {
+        ("crm:1", "loyalty:1"),
+        ("crm:5", "loyalty:5"),
+        ("crm:7", "loyalty:7"),
+        ("crm:10", "loyalty:10"),
+    }
 
 
 def test_model_links_only_records_of_one_person(spark, built, generated_landing):

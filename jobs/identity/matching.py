@@ -116,7 +116,19 @@ def model_settings() -> Any:
                 forename_surname_concat_col_name="full_name_key",
             ).configure(term_frequency_adjustments=True),
             cl.DateOfBirthComparison("birth_date", input_is_string=False),
-            cl.EmailComparison("email_key"),
+            # Not splink's EmailComparison: its "same username" levels count the name twice
+            # (anna.holmberg@yahoo.com and anna.holmberg@luukku.com agree because both are
+            # named Anna Holmberg), which links namesakes. A typo is one edit; else differs.
+            cl.CustomComparison(
+                output_column_name="email",
+                comparison_description="email exactly, or one typing slip apart",
+                comparison_levels=[
+                    cll.NullLevel("email_key"),
+                    cll.ExactMatchLevel("email_key"),
+                    cll.DamerauLevenshteinLevel("email_key", 1),
+                    cll.ElseLevel(),
+                ],
+            ),
             cl.ExactMatch("phone"),
             address,
         ],
@@ -202,6 +214,8 @@ def guarded_pairs(pairs: DataFrame, records: DataFrame) -> DataFrame:
             F.col("last_name_key").alias(f"ln_{suffix}"),
             F.col("birth_date").alias(f"bd_{suffix}"),
             F.col("namesake_dates").alias(f"nd_{suffix}"),
+            F.col("email_key").alias(f"em_{suffix}"),
+            F.col("phone").alias(f"ph_{suffix}"),
         )
 
     joined = pairs.join(side("l"), "unique_id_l").join(side("r"), "unique_id_r")
@@ -219,7 +233,9 @@ def same_person_guard() -> Any:
     each other. One missing birth date is tolerated only when the name is not shared at that
     postal code by someone born on another day (a father and a son of the same name): the
     known birth date must agree with every namesake's (``namesake_birth_dates``). Twins share
-    a birth date but not a first name.
+    a birth date but not a first name; twins whose names are one letter apart differ in
+    their own email and phone, and two records whose emails and phones both differ are not
+    linked on the model alone.
     """
     names_agree = (
         (F.col("fn_l") == F.col("fn_r"))
@@ -237,7 +253,12 @@ def same_person_guard() -> Any:
     dates_ok = F.when(both_dates, birth_dates_compatible(F.col("bd_l"), F.col("bd_r"))).otherwise(
         no_namesake_conflict
     )
-    return names_known & names_agree & dates_ok
+    # Twins with names one letter apart (Juhani, Juhana) share everything else but their own
+    # email and phone: both known and both different means two people.
+    emails_differ = F.levenshtein("em_l", "em_r") > 1
+    phones_differ = F.col("ph_l") != F.col("ph_r")
+    contacts_conflict = F.coalesce(emails_differ & phones_differ, F.lit(False))
+    return names_known & names_agree & dates_ok & ~contacts_conflict
 
 
 def probabilistic_edges(pairs: DataFrame, records: DataFrame) -> DataFrame:

@@ -6,7 +6,8 @@ Given tonight's components and last night's identity map:
   component holding most of them (ties: the smallest component id); the others get new ids;
 - a component holding several old profiles (a merge) keeps the oldest one; the others are
   retired into the merge history, where they stay resolvable;
-- a component with no old profile gets a new id derived from its smallest vertex id.
+- a component with no old profile gets a new id derived from its smallest vertex id and the
+  run's time (``new_profile_id``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 
-def new_profile_id(component: Column) -> Column:
-    """Deterministic id for a new profile: 'p' + 16 hex digits of its smallest vertex id."""
-    return F.concat(F.lit("p"), F.lpad(F.lower(F.hex(component)), 16, "0"))
+def new_profile_id(component: Column, run_at: Column) -> Column:
+    """Id for a new profile: 'p' + 16 hex digits of a hash of its smallest vertex id and the
+    run's time. Deterministic, so re-running a night gives the same ids; the run's time in
+    the hash keeps the part split off a profile from getting that profile's id back when it
+    holds the smallest vertex the old id was made from."""
+    return F.concat(F.lit("p"), F.lpad(F.lower(F.hex(F.xxhash64(component, run_at))), 16, "0"))
 
 
 def assign_profile_ids(
@@ -31,7 +35,7 @@ def assign_profile_ids(
     if previous_map is None:
         assigned = components.select(
             "id",
-            new_profile_id(F.col("component")).alias("profile_id"),
+            new_profile_id(F.col("component"), run_at).alias("profile_id"),
             run_at.alias("profile_created_at"),
         )
         empty = assigned.sparkSession.createDataFrame(
@@ -71,7 +75,7 @@ def assign_profile_ids(
     )
     assigned = components.join(survivors, "component", "left").select(
         "id",
-        F.coalesce("profile_id", new_profile_id(F.col("component"))).alias("profile_id"),
+        F.coalesce("profile_id", new_profile_id(F.col("component"), run_at)).alias("profile_id"),
         F.coalesce("profile_created_at", run_at).alias("profile_created_at"),
     )
     return assigned, merge_history

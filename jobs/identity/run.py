@@ -68,6 +68,14 @@ def _check_no_collisions(vertices_df: DataFrame) -> None:
         raise CdpError(f"identity vertex id collision on id {clash[0]['id']}; refusing to link")
 
 
+def _check_one_profile_per_component(components: DataFrame, assigned: DataFrame) -> None:
+    """A profile id that two components share would show one person's data to another."""
+    pairs = components.join(assigned, "id").select("component", "profile_id").distinct()
+    clash = pairs.groupBy("profile_id").count().where("count > 1").limit(1).collect()
+    if clash:
+        raise CdpError(f"profile id {clash[0]['profile_id']} given to two components; refusing")
+
+
 def _append_new_merges(spark: SparkSession, merges: DataFrame, warehouse: str) -> None:
     """Merge history is append-only; a re-run of the same date must not add or lose rows."""
     if not catalog.exists(spark, "gold.profile_merges", warehouse):
@@ -250,6 +258,8 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityRep
         # Materialise last night's map before the write below replaces it.
         previous = previous.localCheckpoint()
     assigned, merges = assign_profile_ids(comps, previous, run_at)
+    assigned = assigned.localCheckpoint()
+    _check_one_profile_per_component(comps, assigned)
     identity_map = build_identity_map(vertex_df, assigned).localCheckpoint()
     catalog.write(identity_map, "gold.identity_map", wh, mode="overwrite")
     _append_new_merges(spark, merges, wh)
