@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> dict:
     from cdp.spark import get_spark
     from jobs.bronze import ingest
     from jobs.identity import run as identity
-    from jobs.identity.evaluate import evaluate, record_evidence, record_profiles
+    from jobs.identity.attribution import record_profiles
+    from jobs.identity.evaluate import evaluate, record_evidence
     from jobs.identity.graph import observations
     from jobs.silver import run as silver
 

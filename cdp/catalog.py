@@ -100,14 +100,18 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "silver.identity_edges",
-            "one row per (identifier pair, source) linked deterministically",
-            "Identity graph edges: identifiers seen together in one record, with kind, source, "
-            "first/last seen and the number of records behind them.",
+            "one row per (identifier pair, source) that linked",
+            "Identity graph edges: identifiers seen together in one record (method "
+            "deterministic: kind, source, first/last seen, records behind them) or person "
+            "records matched by the probabilistic model (method probabilistic, with "
+            "match_probability and match_weight).",
         ),
         TableSpec(
             "audit.identity_cuts",
             "one row per (identifier, reason, batch date) kept out of linking",
-            "Identifiers the guard rails refused to link on (blocked value, shared identifier).",
+            "Identifiers and edges the guard rails refused to link on, with reason: "
+            "blocked_value, shared_identifier, household_identifier, weak_link, "
+            "links_several_persons, event_joins_persons, profile_limit.",
             ("batch_date",),
         ),
         TableSpec(
@@ -120,6 +124,30 @@ TABLES: dict[str, TableSpec] = {
             "gold.profile_merges",
             "one row per retired profile id",
             "Merge history: a retired profile_id and the surviving profile_id it resolves to.",
+        ),
+        TableSpec(
+            "gold.record_profiles",
+            "one row per source record that resolved",
+            "Which profile every source record (CRM, loyalty, receipt, web event) belongs to: "
+            "the profile of its strongest identifier.",
+        ),
+        TableSpec(
+            "gold.purchases",
+            "one row per purchase (POS receipt or web order)",
+            "Purchases and returns with the profile behind them, amounts in the original and "
+            "the reporting currency.",
+        ),
+        TableSpec(
+            "gold.rfm",
+            "one row per profile that bought",
+            "Recency, frequency, monetary value, their 1-5 scores and the named RFM segment, "
+            "as of the batch date.",
+        ),
+        TableSpec(
+            "gold.profiles",
+            "one row per person (profile)",
+            "Unified customer profiles: golden name, email, phone, address and birth date with "
+            "their source, consent per purpose, behaviour, and RFM.",
         ),
         TableSpec(
             "silver.quarantine",

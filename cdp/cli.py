@@ -149,16 +149,20 @@ def cmd_standardise(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cdp import pipeline
+    """The nightly build through the Airflow DAG, one run per batch date (a range backfills)."""
+    from cdp import orchestration, pipeline
 
     settings = _settings(args)
     _check_landing(settings)
-    spark = _spark(settings)
+    dates = _dates(args)
     failed = 0
-    for day in _dates(args):
-        result = pipeline.run_batch(spark, settings, day)
-        failed += len(result.bronze.errors)
-        print(pipeline.describe(result))
+    for day in dates:
+        log.info("nightly build %s (%d of %d)", day, dates.index(day) + 1, len(dates))
+        result = orchestration.run_nightly(settings, day, args.config)
+        failed += sum(
+            1 for f in result.results.get("bronze", {}).get("files", []) if f["status"] == "failed"
+        )
+        print(pipeline.describe_run(result))
     return 1 if failed else 0
 
 
@@ -206,7 +210,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from pyspark.sql import functions as F
 
     from cdp import catalog
-    from jobs.identity.evaluate import evaluate, record_evidence, record_profiles
+    from jobs.identity.attribution import record_profiles
+    from jobs.identity.evaluate import evaluate, record_evidence
     from jobs.identity.graph import observations
 
     settings = _settings(args)

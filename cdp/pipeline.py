@@ -1,7 +1,8 @@
 """The nightly build's steps in order, for one batch date.
 
-The Airflow DAG (dags/) calls the same step functions one task each; this module runs them
-in-process for `cdp run` and the tests.
+The Airflow DAG (dags/cdp_nightly.py) calls the same step functions, one task each, and is
+what `cdp run` executes (cdp/orchestration.py); ``run_batch`` runs them in-process without
+Airflow, for the tests that need a built warehouse quickly.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from jobs.bronze import ingest
 from jobs.identity import run as identity
+from jobs.profiles import run as profiles
 from jobs.silver import run as silver
 
 if TYPE_CHECKING:
@@ -27,14 +29,22 @@ class BatchResult:
     bronze: ingest.IngestReport
     silver: silver.SilverReport
     identity: identity.IdentityReport
+    purchases: int = 0
+    buyers: int = 0
+    profiles: int = 0
 
 
 def run_batch(spark: SparkSession, settings: Settings, batch_date: str) -> BatchResult:
-    """Land, standardise, then resolve identities for one batch date."""
+    """Land, standardise, resolve identities, then build purchases, RFM and profiles."""
     bronze_report = ingest.run(spark, settings, batch_date)
     silver_report = silver.run(spark, settings, batch_date)
     identity_report = identity.run(spark, settings, batch_date)
-    return BatchResult(batch_date, bronze_report, silver_report, identity_report)
+    orders = profiles.run_purchases(spark, settings, batch_date)
+    buyers = profiles.run_rfm(spark, settings, batch_date)
+    people = profiles.run_profiles(spark, settings, batch_date)
+    return BatchResult(
+        batch_date, bronze_report, silver_report, identity_report, orders, buyers, people
+    )
 
 
 def describe(result: BatchResult) -> str:
@@ -55,4 +65,40 @@ def describe(result: BatchResult) -> str:
         f"  identity: {i.identifiers} identifiers, {i.edges} edges, {i.profiles} profiles,"
         f" {i.cuts} identifiers cut by guard rails, {i.merges} profile merges"
     )
+    lines.append(
+        f"  profiles: {result.profiles} profiles, {result.purchases} purchases,"
+        f" {result.buyers} buyers with RFM"
+    )
+    return "\n".join(lines)
+
+
+def describe_run(run) -> str:
+    """A short human summary of one DAG run (``orchestration.DagRunResult``)."""
+    r = run.results
+    lines = [f"batch {run.batch_date}: {run.state} in {run.seconds:.0f}s"]
+    bronze = r.get("bronze", {})
+    for f in bronze.get("files", []):
+        note = f" ({f['error']})" if f.get("error") else ""
+        lines.append(f"  file {f['source']}/{f['file']}: {f['status']}, {f['rows']} rows{note}")
+    for source in bronze.get("missing_sources", []):
+        lines.append(f"  warning: no {source} extract landed")
+    silver = r.get("silver", {})
+    for source, rows in silver.get("bronze_rows", {}).items():
+        lines.append(
+            f"  {source}: {rows} bronze -> {silver['silver_rows'].get(source, 0)} silver"
+            f" + {silver['quarantined_rows'].get(source, 0)} quarantined"
+        )
+    i = r.get("identity", {})
+    if i:
+        lines.append(
+            f"  identity: {i['identifiers']} identifiers, {i['edges']} edges,"
+            f" {i['profiles']} profiles, {i['cuts']} identifiers cut by guard rails,"
+            f" {i['merges']} profile merges"
+        )
+    if "profiles" in r:
+        lines.append(
+            f"  profiles: {r['profiles']['profiles']} profiles,"
+            f" {r.get('purchases', {}).get('purchases', 0)} purchases,"
+            f" {r.get('rfm', {}).get('buyers', 0)} buyers with RFM"
+        )
     return "\n".join(lines)

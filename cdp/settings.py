@@ -134,6 +134,66 @@ class IdentitySettings:
     max_profile_identifiers: int = 500
 
 
+# RFM segments, first match wins: (name, r_score range, fm range) where fm is the rounded
+# mean of f_score and m_score. The widely used 11-segment map of RFM practice.
+DEFAULT_RFM_SEGMENTS: tuple[tuple[str, int, int, int, int], ...] = (
+    ("Champions", 4, 5, 4, 5),
+    ("Loyal", 3, 3, 4, 5),
+    ("Potential loyalist", 4, 5, 2, 3),
+    ("New customers", 5, 5, 1, 1),
+    ("Promising", 4, 4, 1, 1),
+    ("Need attention", 3, 3, 3, 3),
+    ("About to sleep", 3, 3, 1, 2),
+    ("Cannot lose them", 1, 2, 5, 5),
+    ("At risk", 1, 2, 3, 4),
+    ("Hibernating", 2, 2, 1, 2),
+    ("Lost", 1, 1, 1, 2),
+)
+
+
+@dataclass
+class ProfileSettings:
+    """Golden records (survivorship), money, and RFM."""
+
+    # Survivorship rule per golden attribute, as Adobe merge policies and Unomi merge
+    # strategies offer: source_priority (the first source in `source_priority` that has a
+    # value; ties: most recent), most_recent, most_frequent (ties: most recent), oldest.
+    # Every rule skips empty values. Attributes: name, email, phone, address, birth_date.
+    survivorship: dict[str, str] = field(
+        default_factory=lambda: {
+            "name": "source_priority",
+            "email": "most_recent",
+            "phone": "most_recent",
+            "address": "most_recent",
+            "birth_date": "most_frequent",
+        }
+    )
+    source_priority: tuple[str, ...] = ("crm", "loyalty", "web")
+    # Money is reported in one currency; rates are units of each currency per 1 unit of it.
+    reporting_currency: str = "EUR"
+    fx_rates: dict[str, float] = field(
+        default_factory=lambda: {
+            "EUR": 1.0,
+            "SEK": 11.2,
+            "NOK": 11.6,
+            "DKK": 7.46,
+            "GBP": 0.85,
+            "USD": 1.08,
+        }
+    )
+    # RFM looks back this many days from the batch date; 0 means all history.
+    rfm_lookback_days: int = 0
+    rfm_segments: tuple[tuple[str, int, int, int, int], ...] = DEFAULT_RFM_SEGMENTS
+
+
+@dataclass
+class AirflowSettings:
+    """The embedded Airflow run behind `cdp run` (cdp/orchestration.py)."""
+
+    # Metadata database and logs of the embedded run; empty means <warehouse>/_airflow.
+    home: str = ""
+
+
 @dataclass
 class PropensitySettings:
     """Purchase propensity model."""
@@ -151,6 +211,8 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     standardise: StandardiseSettings = field(default_factory=StandardiseSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    profiles: ProfileSettings = field(default_factory=ProfileSettings)
+    airflow: AirflowSettings = field(default_factory=AirflowSettings)
     propensity: PropensitySettings = field(default_factory=PropensitySettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,8 +258,17 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if annotation in (int, float, str):
             return annotation(value)
         if origin is tuple:
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(i).strip() for i in items)
+            args = typing.get_args(annotation)
+            if isinstance(value, str):
+                value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+            items = list(value)
+            if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]
+                if args[0] is str:
+                    return tuple(str(i).strip() for i in items)
+                return tuple(_coerce(i, args[0], key) for i in items)
+            if len(items) != len(args):  # a fixed-length tuple such as an RFM segment rule
+                raise ValueError(value)
+            return tuple(_coerce(i, a, key) for i, a in zip(items, args, strict=True))
         if origin is dict:
             if isinstance(value, str):
                 value = json.loads(value)
@@ -205,7 +276,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return {str(k): value_type(v) for k, v in dict(value).items()}
         if origin in (typing.Union, types.UnionType):
             return value
-    except (TypeError, ValueError, json.JSONDecodeError) as exc:
+    except (TypeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         raise CdpError(f"setting '{key}': cannot read {value!r} as {annotation}") from exc
     return value
 

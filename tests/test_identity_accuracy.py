@@ -13,7 +13,8 @@ from __future__ import annotations
 from pyspark.sql import functions as F
 
 from cdp import catalog
-from jobs.identity.evaluate import evaluate, record_evidence, record_profiles
+from jobs.identity.attribution import record_profiles
+from jobs.identity.evaluate import evaluate, record_evidence
 from jobs.identity.graph import observations
 
 

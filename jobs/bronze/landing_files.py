@@ -94,3 +94,19 @@ def read_csv_header(landing: str, uri: str, max_bytes: int = 1 << 20) -> list[st
             name = f"{base}_{n}"
         names.append(name)
     return names
+
+
+def landed_sources(landing: str, batch_date: str, sources: tuple[str, ...]) -> dict[str, int]:
+    """Files landed per source for ``batch_date`` (a source without a folder is left out).
+
+    A one-line error when the landing location itself does not exist.
+    """
+    filesystem, root = _filesystem(landing)
+    if filesystem.get_file_info(root).type == pafs.FileType.NotFound:
+        raise CdpError(f"landing folder not found: {landing}")
+    found = {}
+    for source in sources:
+        files = list_landed(landing, source, batch_date)
+        if files is not None:
+            found[source] = len(files)
+    return found

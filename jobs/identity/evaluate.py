@@ -31,7 +31,6 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.identity.components import connected_components
-from jobs.identity.graph import namespace_rank
 
 
 def _pairs(n):
@@ -138,25 +137,6 @@ class IdentityEvaluation:
         sizes = ", ".join(f"{k}: {v}" for k, v in sorted(self.cluster_sizes.items())[:12])
         lines.append(f"profiles by records per profile: {sizes}")
         return "\n".join(lines)
-
-
-def record_profiles(observations: DataFrame, identity_map: DataFrame) -> DataFrame:
-    """(record_id, source, profile_id) for every record that resolves to a profile.
-
-    A record belongs to the profile of its strongest identifier that resolved (crm_id before
-    loyalty_id before email ...): a receipt swiped with a loyalty card belongs to the card's
-    holder even when its payment card was cut as shared.
-    """
-    ids = identity_map.select("namespace", F.col("identifier").alias("value"), "profile_id")
-    resolved = observations.join(ids, ["namespace", "value"]).withColumn(
-        "_rank", namespace_rank(F.col("namespace"))
-    )
-    strongest = Window.partitionBy("record_id").orderBy("_rank", "value")
-    return (
-        resolved.withColumn("_pos", F.row_number().over(strongest))
-        .where(F.col("_pos") == 1)
-        .select("record_id", "source", "profile_id")
-    )
 
 
 PERSON_RECORD_SOURCES = ("crm", "loyalty")

@@ -2,6 +2,11 @@
 
 The graph is rebuilt from all of silver each night (identifiers seen years apart still link);
 profile ids stay stable through ``assign_profile_ids`` against last night's map.
+
+``resolve`` is the pure core, in named steps: guard rails (blocked, shared and household
+identifiers), the person graph (deterministic links between person records, then splink's
+probabilistic matches), behaviour attaching to persons, connected components over every
+surviving edge, and the profile limits. ``run`` reads silver and writes the tables.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pyspark.sql import functions as F
 from cdp import catalog
 from cdp.errors import CdpError
 from jobs.identity import attachment, matching
+from jobs.identity.attribution import record_profiles
 from jobs.identity.components import connected_components
 from jobs.identity.graph import (
     apply_blocklist,
@@ -28,6 +34,7 @@ from jobs.identity.graph import (
 )
 from jobs.identity.limits import enforce_profile_limits
 from jobs.identity.profile_ids import assign_profile_ids
+from schemas.gold import IDENTITY_MAP, RECORD_PROFILES
 from schemas.xdm import SCHEMAS
 
 if TYPE_CHECKING:
@@ -50,16 +57,17 @@ class IdentityReport:
 
 def build_identity_map(vertices_df: DataFrame, assigned: DataFrame) -> DataFrame:
     """gold.identity_map rows: one per (namespace, identifier)."""
-    return vertices_df.join(assigned, "id").select(
+    rows = vertices_df.join(assigned, "id").select(
         "namespace",
         F.col("value").alias("identifier"),
         "profile_id",
         "first_seen",
         "last_seen",
-        F.col("records").cast("long").alias("records"),
+        "records",
         F.col("id").alias("vertex_id"),
         "profile_created_at",
     )
+    return IDENTITY_MAP.conform(rows)
 
 
 def _check_no_collisions(vertices_df: DataFrame) -> None:
@@ -237,12 +245,9 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityRep
         for t in tables
     )
     upto = F.col("batch_date") <= F.lit(day)
-    r = resolve(
-        spark,
-        people.where(upto),
-        observations(people.where(upto), events.where(upto), lines.where(upto)),
-        settings.identity,
-    )
+    obs = observations(people.where(upto), events.where(upto), lines.where(upto))
+    obs = obs.localCheckpoint()
+    r = resolve(spark, people.where(upto), obs, settings.identity)
     comps, vertex_df, edge_df = r.components, r.vertices, r.edges
 
     run_at = F.lit(dt.datetime.combine(day, dt.time(23, 59, 59))).cast("timestamp")
@@ -263,6 +268,12 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityRep
     identity_map = build_identity_map(vertex_df, assigned).localCheckpoint()
     catalog.write(identity_map, "gold.identity_map", wh, mode="overwrite")
     _append_new_merges(spark, merges, wh)
+    catalog.write(
+        RECORD_PROFILES.conform(record_profiles(obs, identity_map)),
+        "gold.record_profiles",
+        wh,
+        mode="overwrite",
+    )
 
     published = catalog.read(spark, "gold.identity_map", wh)
     report = IdentityReport(

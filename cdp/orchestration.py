@@ -1,0 +1,181 @@
+"""Run the nightly Airflow DAG embedded: no scheduler, no server, a local SQLite database.
+
+`cdp run --date D` calls ``run_nightly``: Airflow's ``dag.test`` runs every task of
+dags/cdp_nightly.py in this process (they share one Spark session), for one batch date, with
+the metadata database in ``airflow.home`` (default ``<warehouse>/_airflow``). Retries are
+switched off for the embedded run so a failure reports at once; the DAG keeps them for a
+deployment. A failed task becomes a one-line error naming the task and its exception.
+
+Airflow reads its configuration when first imported, so the environment is set before that
+import; one process can use one Airflow home.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cdp.errors import CdpError
+
+if TYPE_CHECKING:
+    from cdp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "cdp_nightly"
+DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
+
+
+@dataclass
+class DagRunResult:
+    """What one embedded DAG run did: its state and each task's returned counts."""
+
+    batch_date: str
+    run_id: str
+    state: str
+    results: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def airflow_home(settings: Settings) -> Path:
+    """Where the embedded run keeps Airflow's metadata database and logs."""
+    if settings.airflow.home:
+        return Path(settings.airflow.home)
+    warehouse = settings.paths.warehouse
+    if "://" in warehouse and not warehouse.startswith("file:"):
+        return Path(__file__).resolve().parents[1] / ".cache" / "airflow"
+    return Path(warehouse.removeprefix("file:")) / "_airflow"
+
+
+def _configure_environment(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    if "airflow" in sys.modules:
+        current = os.environ.get("AIRFLOW_HOME")
+        if current and Path(current) != home:
+            log.info("Airflow already configured in this process at %s; using it", current)
+        return
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home}/airflow.db"
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    # Airflow logs to standard output; the CLI keeps that for its own summary.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "CRITICAL")
+    warnings.filterwarnings("ignore", module=r"(airflow|fastapi|starlette|pydantic|sqlalchemy)")
+
+
+def _keep_our_logging() -> None:
+    """Airflow's logging set-up replaces the root handlers; ours go to standard error."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("cdp", "jobs"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def _ensure_database() -> None:
+    """`airflow db migrate`, skipped when the schema is already current."""
+    from airflow.utils import db
+    from airflow.utils.session import create_session
+
+    try:
+        with create_session() as session:
+            current = db._get_current_revision(session)  # noqa: SLF001
+        if current == db._get_script_object().get_current_head():  # noqa: SLF001
+            return
+    except Exception:  # a fresh file or a changed private API: migrating is always safe
+        pass
+    db.upgradedb()
+
+
+def load_dag():
+    """The nightly DAG from dags/, with a one-line error for a DAG file that does not import."""
+    from airflow.models import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    if bag.import_errors:
+        file, error = next(iter(bag.import_errors.items()))
+        last = error.strip().splitlines()[-1] if error.strip() else "import failed"
+        raise CdpError(f"DAG file {Path(file).name} does not load: {last}")
+    dag = bag.get_dag(DAG_ID)
+    if dag is None:
+        raise CdpError(f"DAG {DAG_ID} not found in {DAGS_FOLDER}")
+    return dag
+
+
+def _task_results(dag_id: str, run_id: str) -> dict[str, Any]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.key == "return_value",
+            )
+        ).all()
+        return {r.task_id: XComModel.deserialize_value(r) for r in rows}
+
+
+def run_nightly(
+    settings: Settings, batch_date: str, config_file: str | None = None
+) -> DagRunResult:
+    """Run dags/cdp_nightly.py for ``batch_date`` in this process; CdpError when it fails."""
+    import time
+
+    _configure_environment(airflow_home(settings))
+    _ensure_database()
+    _keep_our_logging()
+    dag = load_dag()
+    failures: list[str] = []
+
+    def record_failure(context: dict) -> None:
+        exc = context.get("exception")
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        failures.append(f"task {context['ti'].task_id} failed: {type(exc).__name__}: {first}")
+
+    for task in dag.tasks:
+        task.retries = 0
+        callbacks = task.on_failure_callback
+        if callbacks is None:
+            callbacks = []
+        elif not isinstance(callbacks, list | tuple):
+            callbacks = [callbacks]
+        task.on_failure_callback = [*callbacks, record_failure]
+
+    day = dt.date.fromisoformat(batch_date)
+    logical = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    started = time.monotonic()
+    run = dag.test(
+        logical_date=logical,
+        run_conf={
+            "batch_date": batch_date,
+            "landing": settings.paths.landing,
+            "warehouse": settings.paths.warehouse,
+            "config": config_file,
+        },
+    )
+    result = DagRunResult(
+        batch_date=batch_date,
+        run_id=run.run_id,
+        state=str(run.state),
+        results=_task_results(DAG_ID, run.run_id),
+        seconds=round(time.monotonic() - started, 1),
+    )
+    if str(run.state) != "success":
+        if failures:
+            raise CdpError(f"{batch_date}: {failures[0]}")
+        states = [
+            f"{ti.task_id}={ti.state}" for ti in run.get_task_instances() if ti.state != "success"
+        ]
+        raise CdpError(f"{batch_date}: the nightly DAG run failed ({', '.join(states)})")
+    return result

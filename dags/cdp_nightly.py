@@ -1,0 +1,153 @@
+"""The nightly build: land -> bronze -> silver -> identity -> purchases -> RFM -> profiles.
+
+A thin Airflow 3 TaskFlow DAG: each task calls one job by name and returns a few counts
+(XCom carries table names and numbers, never data). The same file runs embedded, through
+`cdp run --date D` (dag.test with a local SQLite metadata database, every task in the
+calling process sharing one Spark session), and on a real Airflow deployment where each task
+builds its own session against the cluster (infra/README.md).
+
+Parameters: ``batch_date`` (YYYY-MM-DD; default: the day before the run's logical date, the
+business day the night's extracts cover), ``landing``, ``warehouse`` and ``config`` (a YAML
+settings file); unset ones come from the settings (defaults, CDP_* environment variables).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+DEFAULT_ARGS = {
+    "owner": "cdp",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=5),
+}
+
+
+def asset(table: str) -> Asset:
+    """The Airflow Asset of a published table (downstream DAGs can be scheduled on it)."""
+    layer, entity = table.split(".", 1)
+    return Asset(name=table, uri=f"cdp://warehouse/{layer}/{entity}")
+
+
+def _run_context() -> tuple[Any, Any, str]:
+    """(settings, spark, batch_date) for the running task, from the DAG run's params."""
+    from cdp.settings import load_settings
+    from cdp.spark import get_spark
+
+    context = get_current_context()
+    params = context["params"]
+    settings = load_settings(params.get("config") or None).with_paths(
+        landing=params.get("landing") or None, warehouse=params.get("warehouse") or None
+    )
+    batch_date = params.get("batch_date")
+    if not batch_date:
+        batch_date = (context["logical_date"] - dt.timedelta(days=1)).date().isoformat()
+    return settings, get_spark(settings), batch_date
+
+
+@dag(
+    dag_id="cdp_nightly",
+    description="Nightly CDP build for one business day: bronze, silver, identity, profiles.",
+    doc_md=__doc__,
+    schedule="0 2 * * *",
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["cdp"],
+    params={
+        "batch_date": Param(None, type=["null", "string"], description="YYYY-MM-DD"),
+        "landing": Param(None, type=["null", "string"]),
+        "warehouse": Param(None, type=["null", "string"]),
+        "config": Param(None, type=["null", "string"]),
+    },
+)
+def cdp_nightly():
+    @task
+    def land() -> dict:
+        """Check the landing zone: which sources delivered files for the batch date."""
+        from jobs.bronze.landing_files import landed_sources
+
+        settings, _, batch_date = _run_context()
+        found = landed_sources(settings.paths.landing, batch_date, settings.ingest.sources)
+        return {"batch_date": batch_date, "sources": found}
+
+    @task(outlets=[asset(f"bronze.{s}") for s in ("crm", "loyalty", "pos", "web")])
+    def bronze(landed: dict) -> dict:
+        """Land the batch date's files into bronze (jobs/bronze/ingest.py)."""
+        from jobs.bronze import ingest
+
+        settings, spark, batch_date = _run_context()
+        report = ingest.run(spark, settings, batch_date)
+        return {
+            "files": [
+                {"source": f.source, "file": f.file_name, "status": f.status, "rows": f.rows,
+                 "error": f.error}
+                for f in report.files
+            ],
+            "missing_sources": list(report.missing_sources),
+            "rows": report.rows(),
+        }  # fmt: skip
+
+    @task(outlets=[asset(t) for t in ("silver.person_records", "silver.commerce_lines")])
+    def silver(ingested: dict) -> dict:
+        """Standardise bronze into the silver classes (jobs/silver/run.py)."""
+        from jobs.silver import run as silver_job
+
+        settings, spark, batch_date = _run_context()
+        report = silver_job.run(spark, settings, batch_date)
+        return {
+            "bronze_rows": report.bronze_rows,
+            "silver_rows": report.silver_rows,
+            "quarantined_rows": report.quarantined_rows,
+        }
+
+    @task(outlets=[asset("gold.identity_map")])
+    def identity(standardised: dict) -> dict:
+        """Resolve identities into profiles (jobs/identity/run.py)."""
+        from dataclasses import asdict
+
+        from jobs.identity import run as identity_job
+
+        settings, spark, batch_date = _run_context()
+        return asdict(identity_job.run(spark, settings, batch_date))
+
+    @task(outlets=[asset("gold.purchases")])
+    def purchases(resolved: dict) -> dict:
+        """Purchases with the profile behind each (jobs/profiles/run.py)."""
+        from jobs.profiles import run as profiles_job
+
+        settings, spark, batch_date = _run_context()
+        return {"purchases": profiles_job.run_purchases(spark, settings, batch_date)}
+
+    @task(outlets=[asset("gold.rfm")])
+    def rfm(bought: dict) -> dict:
+        """RFM scores and segments as of the batch date."""
+        from jobs.profiles import run as profiles_job
+
+        settings, spark, batch_date = _run_context()
+        return {"buyers": profiles_job.run_rfm(spark, settings, batch_date)}
+
+    @task(outlets=[asset("gold.profiles")])
+    def profiles(scored: dict) -> dict:
+        """Unified profiles: golden attributes, consent, behaviour, RFM."""
+        from jobs.profiles import run as profiles_job
+
+        settings, spark, batch_date = _run_context()
+        return {"profiles": profiles_job.run_profiles(spark, settings, batch_date)}
+
+    # Places in the build for the work of later issues: the Great Expectations gate before
+    # gold is published (issue 5), propensity models and segments (issue 6).
+    quality_gate = EmptyOperator(task_id="quality_gate", doc_md="Great Expectations gate.")
+    models = EmptyOperator(task_id="models", doc_md="Propensity scores (MLflow).")
+    segments = EmptyOperator(task_id="segments", doc_md="Consent-filtered segments.")
+
+    landed = land()
+    built = profiles(rfm(purchases(identity(silver(bronze(landed))))))
+    built >> quality_gate >> models >> segments
+
+
+cdp_nightly()

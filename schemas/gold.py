@@ -1,0 +1,261 @@
+"""Gold schemas: the entities users query, one row per thing the grain names.
+
+Analysts read these by name (``cdp sql "select ... from gold.profiles"``); every column's
+description becomes its comment in the catalog. The checks for these tables live beside
+them in expectations/.
+"""
+
+from __future__ import annotations
+
+from schemas.fields import (
+    IDENTIFYING_DIRECT,
+    IDENTIFYING_INDIRECT,
+    NO_THIRD_PARTY_EXPORT,
+    SENSITIVE,
+    Field,
+    Schema,
+    labels,
+)
+from schemas.xdm import CONSENT_PURPOSES
+
+ID_DIRECT = labels(IDENTIFYING_DIRECT, NO_THIRD_PARTY_EXPORT)
+ID_INDIRECT = labels(IDENTIFYING_INDIRECT, NO_THIRD_PARTY_EXPORT)
+
+# Named RFM segments, best first; the rule for each is in cdp/settings.py (ProfileSettings)
+# and in the README.
+NO_PURCHASE_SEGMENT = "No purchases"
+
+
+def _provenance(attribute: str) -> tuple[Field, ...]:
+    return (
+        Field(
+            f"{attribute}_source",
+            "string",
+            f"Source system the golden {attribute.replace('_', ' ')} came from (crm, loyalty, web).",
+        ),
+        Field(
+            f"{attribute}_record_id",
+            "string",
+            f"Source record the golden {attribute.replace('_', ' ')} came from.",
+            labels=ID_INDIRECT,
+        ),
+        Field(
+            f"{attribute}_updated_at",
+            "timestamp",
+            f"When that record last changed (UTC): the age of the golden {attribute}.",
+        ),
+    )
+
+
+IDENTITY_MAP = Schema(
+    name="gold.identity_map",
+    description="Every known identifier (normalised) and the profile it belongs to.",
+    key=("namespace", "identifier"),
+    fields=(
+        Field(
+            "namespace",
+            "string",
+            "crm_id, loyalty_id, email, phone, anonymous_id, device_id or card_token.",
+            False,
+        ),
+        Field(
+            "identifier",
+            "string",
+            "The identifier, normalised (email canonical, phone E.164).",
+            False,
+            ID_DIRECT,
+        ),
+        Field("profile_id", "string", "The profile (person) it belongs to.", False),
+        Field("first_seen", "timestamp", "First time any record carried it (UTC)."),
+        Field("last_seen", "timestamp", "Last time any record carried it (UTC)."),
+        Field("records", "bigint", "Source records that carried it."),
+        Field("vertex_id", "bigint", "Its 64-bit vertex id in the identity graph.", False),
+        Field("profile_created_at", "timestamp", "When its profile id was first issued (UTC)."),
+    ),
+)
+
+PROFILE_MERGES = Schema(
+    name="gold.profile_merges",
+    description="Merge history: a retired profile id and the surviving id it resolves to.",
+    key=("retired_profile_id",),
+    fields=(
+        Field("retired_profile_id", "string", "The profile id retired by a merge.", False),
+        Field("profile_id", "string", "The surviving profile id it now resolves to.", False),
+        Field("merged_at", "timestamp", "When the merge happened (the nightly run, UTC)."),
+        Field("reason", "string", "Why the profiles merged."),
+    ),
+)
+
+RECORD_PROFILES = Schema(
+    name="gold.record_profiles",
+    description="Which profile every source record belongs to (its strongest identifier's).",
+    key=("record_id",),
+    fields=(
+        Field(
+            "record_id",
+            "string",
+            "'crm:<crm_id>', 'loyalty:<loyalty_id>', 'pos:<transaction_id>' or 'web:<event_id>'.",
+            False,
+        ),
+        Field("source", "string", "crm, loyalty, pos or web.", False),
+        Field("profile_id", "string", "The profile the record belongs to.", False),
+    ),
+)
+
+PURCHASE = Schema(
+    name="gold.purchases",
+    description="One row per purchase (POS receipt or web order) with the profile behind it.",
+    key=("order_id",),
+    fields=(
+        Field(
+            "order_id",
+            "string",
+            "'pos:<transaction_id>' or 'web:<order_id>': one purchase or return.",
+            False,
+        ),
+        Field("profile_id", "string", "The profile that bought; null when unresolved."),
+        Field("source", "string", "pos or web.", False),
+        Field("channel", "string", "store, web or app."),
+        Field("store_id", "string", "Store of a POS receipt."),
+        Field("ordered_at", "timestamp", "When it happened (UTC)."),
+        Field("order_date", "date", "The day it happened (UTC)."),
+        Field("lines", "int", "Receipt or order lines."),
+        Field("items", "bigint", "Units bought minus units returned."),
+        Field(
+            "is_purchase",
+            "boolean",
+            "At least one line buys goods (a return-only receipt is not a purchase).",
+        ),
+        Field(
+            "amount",
+            "decimal(18,2)",
+            "Sum of quantity x unit price, returns negative, in currency.",
+        ),
+        Field("currency", "string", "ISO 4217 currency of amount."),
+        Field(
+            "amount_reporting",
+            "decimal(18,2)",
+            "amount in the reporting currency (profiles.reporting_currency, default EUR); "
+            "null when the currency has no rate in profiles.fx_rates.",
+        ),
+        Field("top_category", "string", "The category with the largest amount on the order."),
+        Field("batch_date", "date", "Business day of the extract the order came with.", False),
+    ),
+)
+
+RFM = Schema(
+    name="gold.rfm",
+    description="Recency, frequency and monetary value per profile that bought, as of the batch date.",
+    key=("profile_id",),
+    fields=(
+        Field("profile_id", "string", "The profile.", False),
+        Field("as_of", "date", "The batch date RFM is computed as of.", False),
+        Field(
+            "recency_days",
+            "int",
+            "Days from the last purchase's date to the batch date.",
+        ),
+        Field(
+            "frequency",
+            "bigint",
+            "Distinct purchases (POS transaction_id, web order_id) within the lookback.",
+        ),
+        Field(
+            "monetary",
+            "decimal(18,2)",
+            "Sum of quantity x unit price over those orders, returns subtracting, in the "
+            "reporting currency.",
+        ),
+        Field("r_score", "int", "1-5: 1 + floor(5 x share of buyers with an older last purchase)."),
+        Field("f_score", "int", "1-5: 1 + floor(5 x share of buyers with fewer purchases)."),
+        Field("m_score", "int", "1-5: 1 + floor(5 x share of buyers who spent less)."),
+        Field("rfm_segment", "string", "Named segment (README: RFM segments)."),
+    ),
+)
+
+
+def _consent_fields() -> tuple[Field, ...]:
+    out: list[Field] = []
+    for p in CONSENT_PURPOSES:
+        what = p.replace("_", " ")
+        out += [
+            Field(
+                f"consent_{p}",
+                "string",
+                f"Consent for {what}: granted, denied or unknown (latest capture wins; "
+                "unknown is never granted).",
+                False,
+            ),
+            Field(f"consent_{p}_at", "timestamp", f"When the {what} consent was captured (UTC)."),
+            Field(f"consent_{p}_source", "string", f"Source of the {what} consent (crm, loyalty)."),
+        ]
+    return tuple(out)
+
+
+PROFILE = Schema(
+    name="gold.profiles",
+    description="One row per person (profile): golden attributes, consent, behaviour and RFM.",
+    key=("profile_id",),
+    fields=(
+        Field("profile_id", "string", "Stable profile id (gold.identity_map).", False),
+        Field(
+            "is_anonymous",
+            "boolean",
+            "Known only from behaviour (a cookie, a device, a card at the till): no CRM or "
+            "loyalty record, no email, no phone.",
+            False,
+        ),
+        Field("first_name", "string", "Golden given name.", labels=ID_DIRECT),
+        Field("last_name", "string", "Golden family name.", labels=ID_DIRECT),
+        *_provenance("name"),
+        Field("email", "string", "Golden email.", labels=ID_DIRECT),
+        *_provenance("email"),
+        Field("phone", "string", "Golden phone number, E.164.", labels=ID_DIRECT),
+        *_provenance("phone"),
+        Field("street", "string", "Golden street address.", labels=ID_DIRECT),
+        Field("postal_code", "string", "Golden postal code.", labels=ID_INDIRECT),
+        Field("city", "string", "Golden city.", labels=ID_INDIRECT),
+        Field("region", "string", "Golden region or state.", labels=ID_INDIRECT),
+        Field("country", "string", "Golden country, ISO 3166-1 alpha-2."),
+        *_provenance("address"),
+        Field(
+            "birth_date",
+            "date",
+            "Golden date of birth.",
+            labels=labels(IDENTIFYING_INDIRECT, SENSITIVE, NO_THIRD_PARTY_EXPORT),
+        ),
+        *_provenance("birth_date"),
+        *_consent_fields(),
+        Field("first_seen", "timestamp", "First time any of its identifiers was seen (UTC)."),
+        Field("last_seen", "timestamp", "Last time any of its identifiers was seen (UTC)."),
+        Field("identifiers", "bigint", "Identifiers in the profile (gold.identity_map)."),
+        Field("person_records", "bigint", "CRM and loyalty records behind the profile."),
+        Field("crm_ids", "array<string>", "CRM ids of the profile.", labels=ID_INDIRECT),
+        Field("loyalty_ids", "array<string>", "Loyalty cards of the profile.", labels=ID_INDIRECT),
+        Field("loyalty_tier", "string", "Tier of the most recently updated loyalty record."),
+        Field("points_balance", "bigint", "Points balance of that loyalty record."),
+        Field("lifetime_orders", "bigint", "Purchases ever (POS receipts and web orders)."),
+        Field(
+            "lifetime_revenue",
+            "decimal(18,2)",
+            "Net spend ever, returns subtracting, in the reporting currency.",
+        ),
+        Field("first_purchase_at", "timestamp", "First purchase (UTC)."),
+        Field("last_purchase_at", "timestamp", "Last purchase (UTC)."),
+        Field("favourite_category", "string", "Product category with the largest net spend."),
+        Field(
+            "channels",
+            "array<string>",
+            "Channels the person bought or browsed in: store, web, app.",
+        ),
+        Field("last_web_visit_at", "timestamp", "Last web event (UTC)."),
+        Field("last_app_visit_at", "timestamp", "Last app event (UTC)."),
+        Field("web_events", "bigint", "Web and app events attributed to the profile."),
+        *[f for f in RFM.fields if f.name not in ("profile_id", "as_of")],
+        Field("as_of", "date", "The batch date the profile was built for.", False),
+    ),
+)
+
+GOLD_SCHEMAS = {
+    s.name: s for s in (IDENTITY_MAP, PROFILE_MERGES, RECORD_PROFILES, PURCHASE, RFM, PROFILE)
+}
