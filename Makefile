@@ -39,9 +39,11 @@ run: demo-data
 	$(CDP) run --landing $(DEMO_LANDING) --warehouse $(DEMO_WAREHOUSE) \
 	  --from $$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_END)') - d.timedelta(days=$(DEMO_DAYS)-1))") \
 	  --to $(DEMO_END)
-	$(CDP) tables --warehouse $(DEMO_WAREHOUSE)
 	@echo
-	@echo 'Query it:  .venv/bin/cdp sql "select namespace, count(*) from gold.identity_map group by namespace"'
+	@echo 'Query it from any process (README: Analysts'"'"' SQL):'
+	@echo '  .venv/bin/cdp sql "select rfm_segment, count(*) as profiles, sum(monetary) as revenue from gold.rfm group by 1 order by 3 desc"'
+	@echo '  .venv/bin/cdp sql "describe table gold.profiles"'
+	@echo '  .venv/bin/cdp tables'
 
 test: setup
 	$(PY) -m pytest tests -q
@@ -54,12 +56,14 @@ format:
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Identity benchmark: generate, build, resolve, score (cdp/bench.py); figures go on the issue.
+# Nightly-build benchmark (cdp/bench.py): history backfilled, then the DAG timed per task;
+# figures go on the issue. BENCH_PERSONS=100000 for the large run.
 BENCH_PERSONS ?= 10000
-BENCH_DAYS ?= 30
+BENCH_DAYS ?= 90
+BENCH_NIGHTS ?= 1
 BENCH_SEED ?= 5
 bench: setup
-	$(PY) -m cdp.bench --persons $(BENCH_PERSONS) --days $(BENCH_DAYS) --seed $(BENCH_SEED)
+	$(PY) -m cdp.bench --persons $(BENCH_PERSONS) --days $(BENCH_DAYS) --seed $(BENCH_SEED) --nights $(BENCH_NIGHTS)
 
 clean:
 	rm -rf data .pytest_cache

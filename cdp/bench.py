@@ -1,12 +1,14 @@
-"""`make bench`: time and measure the build on generated data, and score identity resolution.
+"""`make bench`: time and measure the nightly build on generated data.
 
-    python -m cdp.bench --persons 10000 --days 30 --seed 5 [--noise 1] [--locales ...]
+    python -m cdp.bench --persons 100000 --days 90 --seed 7 [--nights 1] [--no-evaluate]
 
 Generates the landing zone (or reuses one generated with the same arguments), lands and
-standardises every date, resolves identities once as of the last date, evaluates against the
-generator's truth, and writes ``bench-results/identity-<persons>p-<days>d-s<seed>.json``:
-wall time per step, peak memory of the driver JVM and of this process, and the accuracy
-figures. Figures belong on the issue, not in tests (no timed assertions anywhere).
+standardises the history before the last ``--nights`` dates as one backfill pass, then runs
+the nightly Airflow DAG (as `cdp run` does) for each of those dates, timed per task by
+Airflow; scores identity resolution against the generator's truth; and writes
+``bench-results/nightly-<persons>p-<days>d-s<seed>.json``: wall time and rows per second per
+stage, the peak memory of the whole process tree (driver JVM, Python workers, this process)
+and the accuracy figures. Figures belong on the issue, not in tests (no timed assertions).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -59,18 +62,76 @@ def _landing(args: argparse.Namespace, workdir: Path) -> tuple[Path, dict]:
     return landing, {"generate_seconds": round(time.monotonic() - started, 1), "reused": False}
 
 
+class MemorySampler:
+    """Peak resident memory of this process and every process it started (the Spark driver
+    JVM and its Python workers), sampled each second: what the machine had to hold."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        import threading
+
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _total_mb(self) -> float:
+        import psutil
+
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / 2**20
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_mb = max(self.peak_mb, self._total_mb())
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _stage_rows(results: dict) -> dict[str, int]:
+    """Rows each nightly task handled, from the counts it returned through XCom."""
+    silver = results.get("silver", {})
+    return {
+        "bronze": results.get("bronze", {}).get("rows", 0),
+        "silver": sum(silver.get("bronze_rows", {}).values()),
+        "identity": results.get("identity", {}).get("identifiers", 0),
+        "purchases": results.get("purchases", {}).get("purchases", 0),
+        "rfm": results.get("rfm", {}).get("buyers", 0),
+        "profiles": results.get("profiles", {}).get("profiles", 0),
+    }
+
+
+def _stage_table(stages: dict[str, dict]) -> str:
+    lines = [f"{'stage':12} {'seconds':>9} {'rows':>12} {'rows/s':>10}"]
+    for name, s in stages.items():
+        rate = f"{s['rows_per_second']:,.0f}" if s.get("rows_per_second") else "-"
+        rows = f"{s['rows']:,}" if s.get("rows") is not None else "-"
+        lines.append(f"{name:12} {s['seconds']:>9.1f} {rows:>12} {rate:>10}")
+    return "\n".join(lines)
+
+
+def _stage(seconds: float, rows: int | None) -> dict:
+    rate = round(rows / seconds, 1) if rows and seconds else None
+    return {"seconds": round(seconds, 1), "rows": rows, "rows_per_second": rate}
+
+
 def run(args: argparse.Namespace) -> dict:
     """The whole benchmark; returns the figures written to the result file."""
-    from pyspark.sql import functions as F
-
-    from cdp import catalog
+    from cdp import orchestration
     from cdp.settings import load_settings
     from cdp.spark import get_spark
     from jobs.bronze import ingest
-    from jobs.identity import run as identity
-    from jobs.identity.attribution import record_profiles
-    from jobs.identity.evaluate import evaluate, record_evidence
-    from jobs.identity.graph import observations
     from jobs.silver import run as silver
 
     name = f"{args.persons}p-{args.days}d-s{args.seed}" + (
@@ -80,68 +141,101 @@ def run(args: argparse.Namespace) -> dict:
     landing, figures = _landing(args, workdir)
     manifest = json.loads((landing / "_truth" / "manifest.json").read_text())
     warehouse = workdir / "warehouse"
+    if warehouse.exists():
+        import shutil
+
+        shutil.rmtree(warehouse)  # every run measures a build from nothing
     settings = load_settings(args.config).with_paths(str(landing), str(warehouse))
-    spark = get_spark(settings)
     end = dt.date.fromisoformat(manifest["end_date"])
     dates = [(end - dt.timedelta(days=i)).isoformat() for i in range(args.days - 1, -1, -1)]
+    nights = max(1, min(args.nights, len(dates)))
+    history, nightly = dates[:-nights], dates[-nights:]
 
-    started = time.monotonic()
-    for day in dates:
-        ingest.run(spark, settings, day)
-    figures["bronze_seconds"] = round(time.monotonic() - started, 1)
-    started = time.monotonic()
-    for day in dates:
-        silver.run(spark, settings, day)
-    figures["silver_seconds"] = round(time.monotonic() - started, 1)
-    started = time.monotonic()
-    report = identity.run(spark, settings, dates[-1])
-    figures["identity_seconds"] = round(time.monotonic() - started, 1)
+    with MemorySampler() as memory:
+        started = time.monotonic()
+        spark = get_spark(settings)
+        figures["spark_start_seconds"] = round(time.monotonic() - started, 1)
 
-    wh = settings.paths.warehouse
-    truth = (
-        spark.read.option("header", True)
-        .csv(str(landing / "_truth" / "records.csv"))
-        .select(F.concat_ws(":", "source", "record_key").alias("record_id"), "person_id")
-    )
-    obs = observations(
-        *(
-            catalog.read(spark, t, wh)
-            for t in ("silver.person_records", "silver.experience_events", "silver.commerce_lines")
-        )
-    )
-    started = time.monotonic()
-    resolved = record_profiles(obs, catalog.read(spark, "gold.identity_map", wh))
-    result = evaluate(truth, resolved, record_evidence(spark, truth, obs))
-    figures["evaluate_seconds"] = round(time.monotonic() - started, 1)
+        # The history before the timed nights, landed and standardised as one backfill pass.
+        history_stages: dict[str, dict] = {}
+        if history:
+            started = time.monotonic()
+            landed = ingest.run_range(spark, settings, history)
+            history_stages["bronze"] = _stage(
+                time.monotonic() - started, sum(r.rows() for r in landed)
+            )
+            started = time.monotonic()
+            standardised = silver.run_range(spark, settings, history)
+            history_stages["silver"] = _stage(
+                time.monotonic() - started,
+                sum(sum(r.bronze_rows.values()) for r in standardised),
+            )
+            log.info("history %s..%s:\n%s", history[0], history[-1], _stage_table(history_stages))
+
+        # Then the nightly DAG for each remaining date, timed per task by Airflow.
+        nights_out = []
+        for day in nightly:
+            result = orchestration.run_nightly(settings, day, args.config)
+            rows = _stage_rows(result.results)
+            stages = {
+                task: _stage(seconds, rows.get(task))
+                for task, seconds in result.task_seconds.items()
+                if task not in ("quality_gate", "models", "segments")  # placeholders
+            }
+            nights_out.append({"batch_date": day, "wall_seconds": result.seconds, "stages": stages})
+            log.info("night %s: %.0fs\n%s", day, result.seconds, _stage_table(stages))
+
+        accuracy = None
+        if args.evaluate:
+            started = time.monotonic()
+            accuracy = _evaluate(spark, settings, landing)
+            figures["evaluate_seconds"] = round(time.monotonic() - started, 1)
+
+    figures["peak_memory_mb"] = round(memory.peak_mb, 1)
     figures["driver_jvm_peak_rss_mb"] = _jvm_peak_rss_mb()
     figures["python_peak_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
-    result_dict = result.to_dict()
     out = {
-        "benchmark": "identity",
+        "benchmark": "nightly",
         "name": name,
         "ran_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "arguments": vars(args),
         "generated": {k: manifest[k] for k in ("persons", "rows", "records") if k in manifest},
+        "machine": {"cpus": os.cpu_count()},
         "spark": {
             "master": settings.spark.master,
             "driver_memory": settings.spark.driver_memory,
             "shuffle_partitions": settings.spark.shuffle_partitions,
         },
-        "timings": figures,
-        "identity_run": vars(report),
-        "accuracy": result_dict,
-        "table": result.table(),
+        "figures": figures,
+        "history": {"dates": len(history), "stages": history_stages},
+        "nights": nights_out,
+        "accuracy": accuracy.to_dict() if accuracy else None,
     }
     results_dir = Path(args.out)
     results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"identity-{name}.json"
+    path = results_dir / f"nightly-{name}.json"
     path.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
-    print(result.table())
+    if history_stages:
+        print(f"history backfill, {len(history)} dates:")
+        print(_stage_table(history_stages))
+    for night in nights_out:
+        print(f"nightly DAG run {night['batch_date']}: {night['wall_seconds']:.0f}s wall")
+        print(_stage_table(night["stages"]))
+    if accuracy:
+        print(accuracy.table())
     print(json.dumps(figures, indent=2))
     print(f"result: {path}")
     return out
+
+
+def _evaluate(spark, settings, landing: Path):
+    """Identity accuracy of the last night against the generator's truth."""
+    from jobs.identity.evaluate import evaluate_warehouse
+
+    truth = str(landing / "_truth" / "records.csv")
+    return evaluate_warehouse(spark, settings.paths.warehouse, truth)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", type=float, default=1.0)
     parser.add_argument("--locales", help="market mix, as for `cdp generate --locales`")
     parser.add_argument("--config", help="YAML settings file (see README)")
+    parser.add_argument(
+        "--nights", type=int, default=1, help="last dates run through the nightly DAG, timed"
+    )
+    parser.add_argument(
+        "--no-evaluate", dest="evaluate", action="store_false", help="skip identity accuracy"
+    )
     parser.add_argument("--workdir", help="where landing and warehouse go (default .cache/bench/)")
     parser.add_argument("--out", default="bench-results", help="folder for the result file")
     args = parser.parse_args(argv)

@@ -237,6 +237,7 @@ def write(
     slice is replaced atomically, so re-running a step never doubles its rows.
     """
     s = spec(name)
+    df = with_column_comments(df, name)
     writer = df.write.format("delta").mode("overwrite" if replace_where else mode)
     if replace_where:
         writer = writer.option("replaceWhere", replace_where)
@@ -253,6 +254,20 @@ def write(
         # Once, at creation: every COMMENT is a Delta commit of its own.
         comment = _sql_string(f"{s.comment} Grain: {s.grain}.")
         spark.sql(f"COMMENT ON TABLE {s.name} IS {comment}")
+
+
+def with_column_comments(df: DataFrame, name: str) -> DataFrame:
+    """Attach the registered comment (schemas/comments.py) to every column that has none:
+    a table is created with each column described, for analysts' `DESCRIBE TABLE`."""
+    from schemas.comments import column_comment
+
+    for f in df.schema.fields:
+        if f.metadata.get("comment"):
+            continue
+        comment = column_comment(name, f.name)
+        if comment:
+            df = df.withMetadata(f.name, {**f.metadata, "comment": comment})
+    return df
 
 
 def _sql_string(text: str) -> str:

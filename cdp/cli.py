@@ -130,10 +130,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     _check_landing(settings)
     spark = _spark(settings)
     failed = 0
-    for day in _dates(args):
-        report = ingest.run(spark, settings, day)
+    # A range is one pass (same tables as date by date): the per-date overhead is paid once.
+    for report in ingest.run_range(spark, settings, _dates(args)):
         failed += len(report.errors)
-        print(f"{day}: bronze +{report.rows()} rows, {len(report.errors)} failed files")
+        print(
+            f"{report.batch_date}: bronze +{report.rows()} rows, {len(report.errors)} failed files"
+        )
     return 1 if failed else 0
 
 
@@ -142,27 +144,35 @@ def cmd_standardise(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     spark = _spark(settings)
-    for day in _dates(args):
-        report = silver.run(spark, settings, day)
-        print(f"{day}: silver {report.silver_rows}, quarantined {report.quarantined_rows}")
+    # A range is one pass (same tables as date by date): the per-date overhead is paid once.
+    for report in silver.run_range(spark, settings, _dates(args)):
+        print(
+            f"{report.batch_date}: silver {report.silver_rows},"
+            f" quarantined {report.quarantined_rows}"
+        )
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The nightly build through the Airflow DAG, one run per batch date (a range backfills)."""
-    from cdp import orchestration, pipeline
+    from cdp import orchestration, pipeline, report
 
     settings = _settings(args)
     _check_landing(settings)
     dates = _dates(args)
     failed = 0
-    for day in dates:
-        log.info("nightly build %s (%d of %d)", day, dates.index(day) + 1, len(dates))
+    result = None
+    for number, day in enumerate(dates, start=1):
+        log.info("nightly build %s (%d of %d)", day, number, len(dates))
         result = orchestration.run_nightly(settings, day, args.config)
         failed += sum(
             1 for f in result.results.get("bronze", {}).get("files", []) if f["status"] == "failed"
         )
-        print(pipeline.describe_run(result))
+        print(pipeline.describe_run(result), flush=True)
+    built = result.results.get("report") if result else None
+    if built:
+        print()
+        print(report.describe(built["summary"], built["report"]))
     return 1 if failed else 0
 
 
@@ -207,12 +217,7 @@ def _print_table(columns: list[str], rows: list[list]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from pyspark.sql import functions as F
-
-    from cdp import catalog
-    from jobs.identity.attribution import record_profiles
-    from jobs.identity.evaluate import evaluate, record_evidence
-    from jobs.identity.graph import observations
+    from jobs.identity.evaluate import evaluate_warehouse
 
     settings = _settings(args)
     truth_file = f"{settings.paths.landing.rstrip('/')}/_truth/records.csv"
@@ -220,19 +225,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CdpError(f"ground truth not found: {truth_file} (made by `cdp generate`)")
     spark = _spark(settings)
     wh = settings.paths.warehouse
-    truth = (
-        spark.read.option("header", True)
-        .csv(truth_file)
-        .select(F.concat_ws(":", "source", "record_key").alias("record_id"), "person_id")
-    )
-    obs = observations(
-        *(
-            catalog.read(spark, t, wh)
-            for t in ("silver.person_records", "silver.experience_events", "silver.commerce_lines")
-        )
-    )
-    resolved = record_profiles(obs, catalog.read(spark, "gold.identity_map", wh))
-    result = evaluate(truth, resolved, record_evidence(spark, truth, obs))
+    result = evaluate_warehouse(spark, wh, truth_file)
     out = Path(args.out) if args.out else Path(wh) / "_reports" / "identity_evaluation.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(result.to_json(), encoding="utf-8")

@@ -41,6 +41,7 @@ class DagRunResult:
     state: str
     results: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    task_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -170,6 +171,7 @@ def run_nightly(
         state=str(run.state),
         results=_task_results(DAG_ID, run.run_id),
         seconds=round(time.monotonic() - started, 1),
+        task_seconds={ti.task_id: round(ti.duration or 0.0, 1) for ti in run.get_task_instances()},
     )
     if str(run.state) != "success":
         if failures:

@@ -118,6 +118,9 @@ class IdentitySettings:
     match_probability: float = 0.995
     # Random record pairs used to estimate the model's u probabilities.
     match_u_max_pairs: float = 2_000_000.0
+    # The person model is trained without labels and kept for this many nights (0: train
+    # every night); a saved model is reused only for the comparisons it was trained for.
+    model_max_age_days: int = 7
     # At most this many identifiers of a namespace in one profile; a component over any
     # limit (or over max_profile_identifiers in all) is split by dropping its weakest edges
     # first: probabilistic before deterministic, lower-priority namespaces first.

@@ -27,6 +27,10 @@ def jar_paths(jars_dir: str) -> list[str]:
     return sorted(glob.glob(os.path.join(jars_dir, "*.jar")))
 
 
+# What this process already told the user once (every task of a DAG run asks for a session).
+_told = {"graphframes": False}
+
+
 def has_graphframes_jar(jars_dir: str) -> bool:
     """Whether the GraphFrames JVM jar was fetched into the jar cache."""
     return any("graphframes" in Path(p).name for p in jar_paths(jars_dir))
@@ -122,6 +126,7 @@ def get_spark(settings: Settings) -> SparkSession:
     if settings.spark.catalog == "registry":
         catalog.register_all(spark, warehouse)
     _register_similarity_functions(spark)
-    if not has_graphframes_jar(settings.paths.jars_dir):
+    if not has_graphframes_jar(settings.paths.jars_dir) and not _told["graphframes"]:
+        _told["graphframes"] = True
         log.info("GraphFrames jar (%s) not in %s", GRAPHFRAMES_JAR_HINT, settings.paths.jars_dir)
     return spark

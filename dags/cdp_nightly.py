@@ -1,4 +1,4 @@
-"""The nightly build: land -> bronze -> silver -> identity -> purchases -> RFM -> profiles.
+"""The nightly build: land -> bronze -> silver -> identity -> purchases -> RFM -> profiles -> report.
 
 A thin Airflow 3 TaskFlow DAG: each task calls one job by name and returns a few counts
 (XCom carries table names and numbers, never data). The same file runs embedded, through
@@ -44,7 +44,9 @@ def _run_context() -> tuple[Any, Any, str]:
     )
     batch_date = params.get("batch_date")
     if not batch_date:
-        batch_date = (context["logical_date"] - dt.timedelta(days=1)).date().isoformat()
+        # A manual trigger without a logical date (Airflow 3) runs for the day before it ran.
+        when = context.get("logical_date") or context["dag_run"].run_after
+        batch_date = (when - dt.timedelta(days=1)).date().isoformat()
     return settings, get_spark(settings), batch_date
 
 
@@ -56,6 +58,8 @@ def _run_context() -> tuple[Any, Any, str]:
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
+    # A hung Spark job must not hold back the following nights (max_active_runs=1).
+    dagrun_timeout=dt.timedelta(hours=12),
     default_args=DEFAULT_ARGS,
     tags=["cdp"],
     params={
@@ -145,9 +149,31 @@ def cdp_nightly():
     models = EmptyOperator(task_id="models", doc_md="Propensity scores (MLflow).")
     segments = EmptyOperator(task_id="segments", doc_md="Consent-filtered segments.")
 
+    @task
+    def report(**steps: dict) -> dict:
+        """Summary of what the build holds and an HTML run report with charts (cdp/report.py)."""
+        from cdp.report import write_report
+
+        settings, spark, batch_date = _run_context()
+        summary, path = write_report(spark, settings.paths.warehouse, batch_date, steps)
+        return {"summary": summary, "report": path}
+
     landed = land()
-    built = profiles(rfm(purchases(identity(silver(bronze(landed))))))
-    built >> quality_gate >> models >> segments
+    ingested = bronze(landed)
+    standardised = silver(ingested)
+    resolved = identity(standardised)
+    bought = purchases(resolved)
+    scored = rfm(bought)
+    built = profiles(scored)
+    summary = report(
+        bronze=ingested,
+        silver=standardised,
+        identity=resolved,
+        purchases=bought,
+        rfm=scored,
+        profiles=built,
+    )
+    built >> quality_gate >> models >> segments >> summary
 
 
 cdp_nightly()

@@ -54,7 +54,7 @@ def batch_dates(days: int = DEMO_DAYS, end: dt.date = DEMO_END) -> list[str]:
 
 @pytest.fixture(scope="session")
 def built(spark, generated_landing, tmp_path_factory):
-    """The generated landing built through bronze and silver for all its dates."""
+    """The generated landing built for all its dates: bronze, silver, identity and gold."""
     from cdp import pipeline
 
     settings = make_settings(generated_landing, tmp_path_factory.mktemp("built") / "warehouse")

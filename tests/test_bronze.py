@@ -196,3 +196,24 @@ def test_row_numbers_follow_file_order_across_partitions(spark):
     got = [(r["value"], r["_row_number"]) for r in numbered.orderBy("value").collect()]
     assert got == [(i, i + 1) for i in range(1000)]
     assert numbered.agg(F.countDistinct("_row_number")).first()[0] == 1000
+
+
+def test_a_range_lands_every_date_in_one_pass_with_its_own_lineage(spark, zone):
+    landing, settings = zone
+    first = land(landing, "crm", DAY1, "crm.csv", CRM_HEADER + "c1,Ann,Lee,,,,\n")
+    land(landing, "crm", DAY2, "resent.csv", first.read_bytes())
+    land(landing, "crm", DAY2, "new.csv", CRM_HEADER + "c2,Bo,Ek,,,,\nc1,Ann,Lee,,,,\n")
+    land(landing, "crm", DAY2, "no_key.csv", "first_name\nAnn\n")
+    day1, day2 = ingest.run_range(spark, settings, [DAY2, DAY1, DAY2])
+    assert (day1.batch_date, day2.batch_date) == (DAY1, DAY2)
+    assert [(f.file_name, f.status, f.rows) for f in day1.files] == [("crm.csv", "ingested", 1)]
+    assert [(f.file_name, f.status, f.rows) for f in day2.files] == [
+        ("new.csv", "ingested", 2),
+        ("no_key.csv", "failed", 0),
+        ("resent.csv", "duplicate", 0),
+    ]
+    assert sorted(day1.missing_sources) == sorted(day2.missing_sources) == ["loyalty", "pos", "web"]
+    got = [(r["crm_id"], r["_batch_date"].isoformat()) for r in bronze_rows(spark, settings, "crm")]
+    assert sorted(got) == [("c1", DAY1), ("c1", DAY2), ("c2", DAY2)]
+    logged = catalog.read(spark, "bronze.file_log", settings.paths.warehouse)
+    assert logged.count() == 4

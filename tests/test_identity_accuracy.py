@@ -10,30 +10,15 @@ they still fail on the over-merging a missing guard rail causes.
 
 from __future__ import annotations
 
-from pyspark.sql import functions as F
-
-from cdp import catalog
-from jobs.identity.attribution import record_profiles
-from jobs.identity.evaluate import evaluate, record_evidence
-from jobs.identity.graph import observations
+from jobs.identity.evaluate import evaluate_warehouse
 
 
 def test_resolution_is_precise_and_finds_what_the_data_allows(spark, built, generated_landing):
     settings, _ = built
     wh = settings.paths.warehouse
-    truth = (
-        spark.read.option("header", True)
-        .csv(str(generated_landing / "_truth" / "records.csv"))
-        .select(F.concat_ws(":", "source", "record_key").alias("record_id"), "person_id")
-    )
-    obs = observations(
-        *(
-            catalog.read(spark, t, wh)
-            for t in ("silver.person_records", "silver.experience_events", "silver.commerce_lines")
-        )
-    )
-    resolved = record_profiles(obs, catalog.read(spark, "gold.identity_map", wh))
-    result = evaluate(truth, resolved, record_evidence(spark, truth, obs))
+    truth_file = generated_landing / "_truth" / "records.csv"
+    result = evaluate_warehouse(spark, wh, str(truth_file))
+    truth = spark.read.option("header", True).csv(str(truth_file))
 
     assert result.records == truth.count()
     # Precision first: a false merge shows one person's data to another.

@@ -86,7 +86,9 @@ def test_model_links_only_records_of_one_person(spark, built, generated_landing)
     settings, _ = built
     people = catalog.read(spark, "silver.person_records", settings.paths.warehouse)
     records = matching.match_input(people).cache()
-    pairs = matching.scored_pairs(spark, records, settings.identity)
+    result = matching.scored_pairs(spark, records, settings.identity)
+    assert result.trained
+    pairs = result.pairs
     truth = (
         spark.read.option("header", True)
         .csv(str(generated_landing / "_truth" / "records.csv"))
@@ -104,3 +106,8 @@ def test_model_links_only_records_of_one_person(spark, built, generated_landing)
     unlinked = {r["person_id"] for r in persons.where("crm_loyalty_unlinked = 'true'").collect()}
     linked_people = {person[a] for a, _ in found}
     assert unlinked & linked_people, "some CRM-loyalty pairs with no shared identifier are found"
+
+    # The saved model (what the identity job keeps for later nights) scores the same pairs.
+    again = matching.scored_pairs(spark, records, settings.identity, model=result.model)
+    assert not again.trained
+    assert {(r["unique_id_l"], r["unique_id_r"]) for r in again.pairs.collect()} == set(found)

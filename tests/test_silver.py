@@ -192,6 +192,21 @@ def test_web_events_and_their_purchases(spark):
     assert line["channel"] == "web" and line["crm_id"] == "C-1"
 
 
+def test_a_key_repeats_within_a_batch_not_across_batch_dates(spark):
+    """Several batch dates at once (a backfill): each date is its own batch."""
+    day1 = bronze_frame(spark, [{"crm_id": "c1", "email": "old@x.se"}], "2026-03-01")
+    day2 = bronze_frame(
+        spark,
+        [{"crm_id": "c1", "email": "a@x.se"}, {"crm_id": "c1", "email": "b@x.se"}],
+        "2026-03-02",
+    )
+    records, quarantine = standardise_crm(day1.unionByName(day2), StandardiseSettings())
+    got = sorted((r["batch_date"].isoformat(), r["email"]) for r in records.collect())
+    assert got == [("2026-03-01", "old@x.se"), ("2026-03-02", "b@x.se")]
+    (dup,) = quarantine.collect()
+    assert (dup["batch_date"].isoformat(), dup["reason_code"]) == ("2026-03-02", "duplicate_key")
+
+
 # --------------------------------------------------------------------------- on generated data
 
 

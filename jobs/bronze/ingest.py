@@ -7,6 +7,9 @@ Rules (CONTRACTS.md section 1, issue 2):
 - a file missing a required column fails alone, with an error naming file and column;
 - rows the parser cannot read (bad quoting, invalid UTF-8, broken JSON) are kept with
   ``_malformed_reason`` and ``_raw_record`` so silver can quarantine them: nothing is lost.
+
+``run`` lands one batch date; ``run_range`` lands many in one pass (a backfill) with the same
+tables and per-date reports, paying the per-date overhead (Delta commits, counts) once.
 """
 
 from __future__ import annotations
@@ -307,87 +310,165 @@ def _write_files(
             _fail(outcome, outcome.file_path, exc)
 
 
-def _count_rows(
-    spark: SparkSession, spec: LandingSpec, warehouse: str, outcomes: list[FileOutcome]
-) -> None:
-    """Rows and malformed rows per file, read back from what was written (one job)."""
+def _count_rows(spark: SparkSession, warehouse: str, outcomes: list[FileOutcome]) -> None:
+    """Rows and malformed rows per file, read back from what was written (one job in all)."""
     written = [o for o in outcomes if o.status == "ingested"]
     if not written:
         return
+    per_source: list[DataFrame] = []
+    for source in dict.fromkeys(o.source for o in written):
+        mine = [o for o in written if o.source == source]
+        days = ", ".join(sorted({f"DATE'{o.batch_date}'" for o in mine}))
+        per_source.append(
+            catalog.read(spark, SOURCES[source].bronze_table, warehouse)
+            # The batch dates only prune partitions: every row of these files carries one.
+            .where(f"_batch_date IN ({days}) AND _file_sha256 IN ({_hash_list(mine)})")
+            .select(F.lit(source).alias("source"), "_file_sha256", "_malformed_reason")
+        )
+    union = per_source[0]
+    for other in per_source[1:]:
+        union = union.unionByName(other)
     counts = {
-        r["_file_sha256"]: r
-        for r in catalog.read(spark, spec.bronze_table, warehouse)
-        .where(f"_file_sha256 IN ({_hash_list(written)})")
-        .groupBy("_file_sha256")
+        (r["source"], r["_file_sha256"]): r
+        for r in union.groupBy("source", "_file_sha256")
         .agg(F.count(F.lit(1)).alias("rows"), F.count("_malformed_reason").alias("malformed"))
         .collect()
     }
     for outcome in written:
-        row = counts.get(outcome.file_sha256)
+        row = counts.get((outcome.source, outcome.file_sha256))
         outcome.rows = int(row["rows"]) if row else 0
         outcome.malformed_rows = int(row["malformed"]) if row else 0
 
 
-def ingest_source(
-    spark: SparkSession,
-    settings: Settings,
-    source: str,
-    batch_date: str,
-    known_hashes: set[str],
-    ingested_at: dt.datetime,
+@dataclass
+class _Pass:
+    """One ingestion pass over a range of batch dates: what it has read and still has to write."""
+
+    known: set[str]  # hashes already ingested, or claimed by a file read in this pass
+    ingested_at: dt.datetime
+    frames: dict[str, list[tuple[FileOutcome, DataFrame]]] = field(default_factory=dict)
+    # hash -> the file of this pass that claimed it; later copies were called duplicates.
+    claimed_by: dict[str, FileOutcome] = field(default_factory=dict)
+    copies: list[FileOutcome] = field(default_factory=list)
+
+
+def _read_source(
+    spark: SparkSession, settings: Settings, source: str, batch_date: str, run: _Pass
 ) -> tuple[list[FileOutcome], bool]:
-    """Land one source's files for ``batch_date``; returns outcomes and whether the folder existed."""
+    """Hash and read one source's files for ``batch_date``; outcomes and whether the folder existed."""
     spec = SOURCES[source]
     files = list_landed(settings.paths.landing, source, batch_date)
     if files is None:
         return [], False
-    frames: list[tuple[FileOutcome, DataFrame]] = []
     outcomes: list[FileOutcome] = []
     for file in files:
         outcome = FileOutcome(source, batch_date, file.uri, file.name, None, file.size)
         outcomes.append(outcome)
         try:
             outcome.file_sha256 = sha256_of(settings.paths.landing, file.uri)
-            if outcome.file_sha256 in known_hashes:
+            if outcome.file_sha256 in run.known:
                 outcome.status = "duplicate"
+                if outcome.file_sha256 in run.claimed_by:
+                    run.copies.append(outcome)
                 continue
             df = read_landed_file(spark, settings.paths.landing, file, spec)
-            frames.append((outcome, add_lineage(df, file, outcome.file_sha256, ingested_at)))
-            known_hashes.add(outcome.file_sha256)
+            lined = add_lineage(df, file, outcome.file_sha256, run.ingested_at)
+            run.frames.setdefault(source, []).append((outcome, lined))
+            run.known.add(outcome.file_sha256)
+            run.claimed_by[outcome.file_sha256] = outcome
         except Exception as exc:  # a broken file must not take the good ones down with it
             _fail(outcome, file.uri, exc)
-    if frames:
-        _write_files(spec, settings.paths.warehouse, frames)
-        _count_rows(spark, spec, settings.paths.warehouse, [o for o, _ in frames])
     return outcomes, True
+
+
+def _retry_copies(spark: SparkSession, settings: Settings, run: _Pass) -> list[FileOutcome]:
+    """Land again the copies of a file whose write failed on an earlier date of the pass.
+
+    Run date by date, that later date would not have known the hash (the file log lists only
+    ingested files), so it would have tried the copy: the pass does the same, in date order.
+    """
+    retried: list[FileOutcome] = []
+    for copy in run.copies:
+        first = run.claimed_by[copy.file_sha256]
+        if first.status != "failed" or first.batch_date == copy.batch_date:
+            continue
+        file = LandedFile(
+            copy.source, copy.batch_date, copy.file_path, copy.file_name, copy.file_bytes
+        )
+        copy.status = "ingested"
+        run.claimed_by[copy.file_sha256] = copy
+        retried.append(copy)
+        try:
+            df = read_landed_file(spark, settings.paths.landing, file, SOURCES[copy.source])
+            lined = add_lineage(df, file, copy.file_sha256, run.ingested_at)
+        except Exception as exc:
+            _fail(copy, file.uri, exc)
+            continue
+        _write_files(SOURCES[copy.source], settings.paths.warehouse, [(copy, lined)])
+    return retried
+
+
+def batch_dates(dates: list[str]) -> list[str]:
+    """The distinct batch dates, oldest first; a one-line error for a malformed one."""
+    for day in dates:
+        try:
+            dt.date.fromisoformat(day)
+        except (TypeError, ValueError):
+            raise CdpError(f"bad batch date {day!r}: expected YYYY-MM-DD") from None
+    return sorted(set(dates), key=dt.date.fromisoformat)
+
+
+def run_range(spark: SparkSession, settings: Settings, dates: list[str]) -> list[IngestReport]:
+    """Land every source's files for all ``dates`` in one pass; one report per date, oldest first.
+
+    The tables and reports equal those of ``run`` date by date, oldest first: files are read
+    and recognised as duplicates in that order, each row keeps its own ``_batch_date``, and a
+    failing file still fails alone. What the pass saves is the per-date overhead: one Delta
+    commit per source, one row count and one file-log commit for the whole range.
+    """
+    days = batch_dates(dates)
+    reports = {day: IngestReport(day) for day in days}
+    run = _Pass(
+        known=_already_ingested(spark, settings.paths.warehouse),
+        ingested_at=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+    )
+    for day in days:
+        for source in settings.ingest.sources:
+            outcomes, present = _read_source(spark, settings, source, day, run)
+            if not present:
+                log.warning("no %s extract landed for %s", source, day)
+                reports[day].missing_sources.append(source)
+            reports[day].files.extend(outcomes)
+    for source, frames in run.frames.items():
+        _write_files(SOURCES[source], settings.paths.warehouse, frames)
+    retried = _retry_copies(spark, settings, run) if run.copies else []
+    _count_rows(
+        spark,
+        settings.paths.warehouse,
+        [o for frames in run.frames.values() for o, _ in frames] + retried,
+    )
+    _log_files([o for day in days for o in reports[day].files], run.ingested_at, spark, settings)
+    return [reports[day] for day in days]
+
+
+def _log_files(
+    outcomes: list[FileOutcome], logged_at: dt.datetime, spark: SparkSession, settings: Settings
+) -> None:
+    """Append one bronze.file_log row per file outcome (one commit)."""
+    if not outcomes:
+        return
+    rows = []
+    for o in outcomes:
+        row = {
+            **asdict(o),
+            "batch_date": dt.date.fromisoformat(o.batch_date),
+            "logged_at": logged_at,
+        }
+        rows.append(tuple(row[f.name] for f in FILE_LOG_SCHEMA.fields))
+    log_df = spark.createDataFrame(rows, FILE_LOG_SCHEMA)
+    catalog.write(log_df, "bronze.file_log", settings.paths.warehouse, mode="append")
 
 
 def run(spark: SparkSession, settings: Settings, batch_date: str) -> IngestReport:
     """Land every source's files for ``batch_date`` into bronze and log each file."""
-    try:
-        dt.date.fromisoformat(batch_date)
-    except ValueError:
-        raise CdpError(f"bad batch date {batch_date!r}: expected YYYY-MM-DD") from None
-    report = IngestReport(batch_date)
-    known = _already_ingested(spark, settings.paths.warehouse)
-    ingested_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    for source in settings.ingest.sources:
-        outcomes, present = ingest_source(spark, settings, source, batch_date, known, ingested_at)
-        if not present:
-            log.warning("no %s extract landed for %s", source, batch_date)
-            report.missing_sources.append(source)
-        report.files.extend(outcomes)
-    if report.files:
-        rows = [
-            {
-                **asdict(o),
-                "batch_date": dt.date.fromisoformat(o.batch_date),
-                "logged_at": ingested_at,
-            }
-            for o in report.files
-        ]
-        log_df = spark.createDataFrame(
-            [tuple(r[f.name] for f in FILE_LOG_SCHEMA.fields) for r in rows], FILE_LOG_SCHEMA
-        )
-        catalog.write(log_df, "bronze.file_log", settings.paths.warehouse, mode="append")
-    return report
+    return run_range(spark, settings, [batch_date])[0]

@@ -291,3 +291,25 @@ def evaluate(
         result.borrowed_records = int(joined.where(F.col("borrowed")).count())
     cells.unpersist()
     return result
+
+
+def evaluate_warehouse(spark: SparkSession, warehouse: str, truth_file: str) -> IdentityEvaluation:
+    """Score a built warehouse's identity resolution against a ``_truth/records.csv``
+    (the I/O wrapper `cdp evaluate identity`, `make bench` and the accuracy test share)."""
+    from cdp import catalog
+    from jobs.identity.attribution import record_profiles
+    from jobs.identity.graph import observations
+
+    truth = (
+        spark.read.option("header", True)
+        .csv(truth_file)
+        .select(F.concat_ws(":", "source", "record_key").alias("record_id"), "person_id")
+    )
+    obs = observations(
+        *(
+            catalog.read(spark, t, warehouse)
+            for t in ("silver.person_records", "silver.experience_events", "silver.commerce_lines")
+        )
+    )
+    resolved = record_profiles(obs, catalog.read(spark, "gold.identity_map", warehouse))
+    return evaluate(truth, resolved, record_evidence(spark, truth, obs))

@@ -1,6 +1,7 @@
 """Probabilistic person matching: CRM and loyalty records that share no identifier.
 
-A Fellegi-Sunter model from splink (Spark backend), trained without labels each night:
+A Fellegi-Sunter model from splink (Spark backend), trained without labels (the identity
+job keeps it for ``identity.model_max_age_days`` nights, jobs/identity/run.py):
 u probabilities from random pairs, m probabilities by expectation maximisation over two
 blocked samples, term-frequency adjustments for common names and places. Prediction runs
 only on blocked pairs, so the work stays near-linear in the number of records.
@@ -16,9 +17,11 @@ a namesake born on another day (see ``same_person_guard``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -143,13 +146,26 @@ def model_settings() -> Any:
     )
 
 
+def model_fingerprint() -> str:
+    """A hash of the model's comparisons and blocking: a saved model trained for other
+    comparisons (an older release of this file) is never reused."""
+    spec = model_settings().create_settings_dict("spark")
+    spec.pop("linker_uid", None)
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _linker(spark: SparkSession, records: DataFrame, model: Any) -> Any:
+    from splink import Linker, SparkAPI
+
+    table = SparkAPI(spark_session=spark).register(records.select(*MATCH_COLUMNS))
+    return Linker(table, model, log_level=logging.WARNING)
+
+
 def train(spark: SparkSession, records: DataFrame, settings: IdentitySettings) -> Any:
     """A splink linker with parameters estimated from unlabelled records."""
-    from splink import Linker, SparkAPI, block_on
+    from splink import block_on
 
-    db_api = SparkAPI(spark_session=spark)
-    table = db_api.register(records.select(*MATCH_COLUMNS))
-    linker = Linker(table, model_settings(), log_level=logging.WARNING)
+    linker = _linker(spark, records, model_settings())
     # The prior (how often two random records match) from a strict rule whose recall is
     # assumed, splink's recommended way without labels.
     linker.training.estimate_probability_two_random_records_match(
@@ -165,27 +181,44 @@ def train(spark: SparkSession, records: DataFrame, settings: IdentitySettings) -
     return linker
 
 
+@dataclass
+class MatchResult:
+    """Scored pairs and the trained model (splink's JSON) that scored them."""
+
+    pairs: DataFrame
+    model: dict[str, Any]
+    trained: bool  # False when a saved model was reused
+
+
 def scored_pairs(
-    spark: SparkSession, records: DataFrame, settings: IdentitySettings
-) -> DataFrame | None:
+    spark: SparkSession,
+    records: DataFrame,
+    settings: IdentitySettings,
+    model: dict[str, Any] | None = None,
+) -> MatchResult | None:
     """Record pairs at or above ``match_probability`` that pass the household guards:
     (unique_id_l, unique_id_r, match_probability, match_weight). None with under two records.
+
+    ``model``: a model saved by an earlier night (``MatchResult.model``) to score with instead
+    of training again (``identity.model_max_age_days``).
     """
     if records.limit(2).count() < 2:
         return None
     started = time.monotonic()
-    linker = train(spark, records, settings)
+    linker = train(spark, records, settings) if model is None else _linker(spark, records, model)
     trained = time.monotonic()
     predicted = linker.inference.predict(threshold_match_probability=settings.match_probability)
     log.info(
-        "person matching: model trained in %.1fs, pairs predicted in %.1fs",
+        "person matching: model %s in %.1fs, pairs predicted in %.1fs",
+        "trained" if model is None else "loaded",
         trained - started,
         time.monotonic() - trained,
     )
     pairs = predicted.as_spark_dataframe().select(
         "unique_id_l", "unique_id_r", "match_probability", "match_weight"
     )
-    return guarded_pairs(pairs, records)
+    saved = model if model is not None else linker.misc.save_model_to_json()
+    return MatchResult(guarded_pairs(pairs, records), saved, model is None)
 
 
 def namesake_birth_dates(records: DataFrame) -> DataFrame:

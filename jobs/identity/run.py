@@ -12,6 +12,7 @@ surviving edge, and the profile limits. ``run`` reads silver and writes the tabl
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp import catalog, storage
 from cdp.errors import CdpError
 from jobs.identity import attachment, matching
 from jobs.identity.attribution import record_profiles
@@ -128,16 +129,18 @@ def _probabilistic_edges(
     people: DataFrame,
     det_components: DataFrame,
     shared: DataFrame,
-) -> DataFrame | None:
-    """Edges from splink matches between person records the person graph has not joined.
+    model: dict | None = None,
+) -> tuple[DataFrame, matching.MatchResult] | None:
+    """Edges from splink matches between person records the person graph has not joined,
+    and the match result (its model is saved for later nights).
 
     ``det_components``: (id, component) of the deterministic person graph.
     """
     records = matching.match_input(people).localCheckpoint()
-    scored = matching.scored_pairs(spark, records, settings)
+    scored = matching.scored_pairs(spark, records, settings, model)
     if scored is None:
         return None
-    found = matching.probabilistic_edges(scored, records)
+    found = matching.probabilistic_edges(scored.pairs, records)
     # A blocked or shared source key stays out of linking, whatever the model says.
     cut = shared.select("namespace", "value")
     found = found.join(
@@ -150,13 +153,14 @@ def _probabilistic_edges(
         "left_anti",
     )
     comp = det_components.select("id", "component")
-    return (
+    edges = (
         found.join(comp.withColumnRenamed("id", "src").withColumnRenamed("component", "_a"), "src")
         .join(comp.withColumnRenamed("id", "dst").withColumnRenamed("component", "_b"), "dst")
         .where(F.col("_a") != F.col("_b"))
         .drop("_a", "_b")
         .localCheckpoint()
     )
+    return edges, scored
 
 
 @dataclass
@@ -168,15 +172,21 @@ class Resolution:
     persons: DataFrame  # (id, component) of the person graph (tier 1)
     components: DataFrame  # (id, component): one component per profile
     cuts: DataFrame  # (namespace, value, reason, detail, records) for audit.identity_cuts
+    match: matching.MatchResult | None = None  # the person model's result, when it ran
 
 
 def resolve(
-    spark: SparkSession, people: DataFrame, obs: DataFrame, settings: IdentitySettings
+    spark: SparkSession,
+    people: DataFrame,
+    obs: DataFrame,
+    settings: IdentitySettings,
+    match_model: dict | None = None,
 ) -> Resolution:
     """Observations -> profiles, every guard rail applied (the pure core of the identity job).
 
     ``people``: silver person records (only ``record_id`` and ``first_name_key`` are needed
-    when probabilistic matching is off); ``obs``: ``graph.observations`` of all records.
+    when probabilistic matching is off); ``obs``: ``graph.observations`` of all records;
+    ``match_model``: a saved person model to score with instead of training one.
     """
     kept, blocked = apply_blocklist(obs, settings.blocked_values)
     shared = shared_identifiers(kept, settings.max_neighbours).unionByName(
@@ -192,9 +202,11 @@ def resolve(
     person_edges, event_edges = attachment.split_edges(det_edges)
     person_ids = attachment.person_vertices(linking)
     persons = connected_components(spark, person_ids, person_edges).localCheckpoint()
-    prob_edges = None
+    prob_edges = match = None
     if settings.probabilistic_matching:
-        prob_edges = _probabilistic_edges(spark, settings, people, persons, shared)
+        found = _probabilistic_edges(spark, settings, people, persons, shared, match_model)
+        if found is not None:
+            prob_edges, match = found
     if prob_edges is not None:
         persons = merge_components(spark, persons, prob_edges).localCheckpoint()
 
@@ -227,7 +239,43 @@ def resolve(
         .unionByName(attach_cuts)
         .unionByName(limit_cuts)
     )
-    return Resolution(vertex_df, edge_df, persons, comps.localCheckpoint(), cuts)
+    return Resolution(vertex_df, edge_df, persons, comps.localCheckpoint(), cuts, match)
+
+
+def _model_folder(warehouse: str) -> str:
+    return f"{warehouse.rstrip('/')}/_models/person_match"
+
+
+def load_match_model(
+    spark: SparkSession, warehouse: str, batch_date: str, max_age_days: int
+) -> dict | None:
+    """The newest saved person model trained for a date in (batch_date - max_age, batch_date],
+    for the current comparisons; None means train tonight. Keyed by batch date, so re-running
+    a date picks the same model again."""
+    if max_age_days <= 0:
+        return None
+    day = dt.date.fromisoformat(batch_date)
+    oldest = day - dt.timedelta(days=max_age_days - 1)
+    fingerprint = matching.model_fingerprint()
+    for name in reversed(storage.list_names(spark, _model_folder(warehouse))):
+        try:
+            trained_for = dt.date.fromisoformat(name.removesuffix(".json"))
+        except ValueError:
+            continue
+        if not oldest <= trained_for <= day:
+            continue
+        saved = json.loads(storage.read_text(spark, f"{_model_folder(warehouse)}/{name}"))
+        if saved.get("fingerprint") == fingerprint:
+            log.info("person model: reusing the one trained for %s", trained_for)
+            return saved["model"]
+    return None
+
+
+def save_match_model(spark: SparkSession, warehouse: str, batch_date: str, model: dict) -> None:
+    """Keep tonight's trained person model for the next nights (and for audit)."""
+    saved = {"fingerprint": matching.model_fingerprint(), "trained_for": batch_date, "model": model}
+    uri = f"{_model_folder(warehouse)}/{batch_date}.json"
+    storage.write_text(spark, uri, json.dumps(saved, default=str, indent=1))
 
 
 def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityReport:
@@ -247,7 +295,10 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityRep
     upto = F.col("batch_date") <= F.lit(day)
     obs = observations(people.where(upto), events.where(upto), lines.where(upto))
     obs = obs.localCheckpoint()
-    r = resolve(spark, people.where(upto), obs, settings.identity)
+    saved = load_match_model(spark, wh, batch_date, settings.identity.model_max_age_days)
+    r = resolve(spark, people.where(upto), obs, settings.identity, saved)
+    if r.match is not None and r.match.trained:
+        save_match_model(spark, wh, batch_date, r.match.model)
     comps, vertex_df, edge_df = r.components, r.vertices, r.edges
 
     run_at = F.lit(dt.datetime.combine(day, dt.time(23, 59, 59))).cast("timestamp")

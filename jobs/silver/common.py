@@ -60,12 +60,13 @@ def split_quarantine(
 
     Reasons, first match wins: the parser flagged the row (malformed CSV/JSON, not UTF-8);
     a key column is blank; the key repeats within the batch (the last row in file order is
-    kept, as an extract lists a record's newest state last).
+    kept, as an extract lists a record's newest state last). ``bronze`` may hold several
+    batch dates: a key seen again on another date is a new record version, not a duplicate.
     """
     key_missing = F.lit(False)
     for k in key:
         key_missing = key_missing | k.isNull()
-    order = Window.partitionBy(*key).orderBy(
+    order = Window.partitionBy(F.col("_batch_date"), *key).orderBy(
         F.col("_source_file").desc(), F.col("_row_number").desc()
     )
     tagged = bronze.withColumn(

@@ -1,0 +1,165 @@
+"""The nightly Airflow DAG: it loads, its shape, and `cdp run` executing it for real.
+
+`cdp run` runs dags/cdp_nightly.py through Airflow (dag.test, a SQLite metadata database in
+the warehouse) in a fresh process, as an operator would; the tables it leaves are then read
+back here. Two consecutive dates accumulate; running a date again gives the same tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdp import catalog
+
+CDP = [sys.executable, "-m", "cdp.cli"]
+END = dt.date(2026, 11, 24)
+DATES = [(END - dt.timedelta(days=1)).isoformat(), END.isoformat()]
+TASKS = {
+    "land",
+    "bronze",
+    "silver",
+    "identity",
+    "purchases",
+    "rfm",
+    "profiles",
+    "quality_gate",
+    "models",
+    "segments",
+    "report",
+}
+# Columns holding the wall-clock time of the run itself: the rest must repeat exactly.
+WALL_CLOCK = {"_ingested_at", "quarantined_at"}
+
+
+def cdp(*args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CDP_SPARK__MASTER": "local[2]",
+        "CDP_SPARK__SHUFFLE_PARTITIONS": "2",
+        "CDP_SPARK__DRIVER_MEMORY": "2g",
+    }
+    return subprocess.run([*CDP, *args], capture_output=True, text=True, env=env, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def dag(tmp_path_factory):
+    from cdp import orchestration
+
+    orchestration._configure_environment(tmp_path_factory.mktemp("airflow_home"))
+    orchestration._ensure_database()  # parsing a DAG file reads the metadata database
+    return orchestration.load_dag()
+
+
+def test_every_dag_file_loads_without_import_errors(dag):
+    from airflow.models import DagBag
+
+    from cdp.orchestration import DAGS_FOLDER
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    assert "cdp_nightly" in bag.dag_ids
+    # Every .py file in dags/ defines at least one DAG (no stray modules the scheduler parses).
+    files = {Path(d.fileloc).name for d in bag.dags.values()}
+    assert files == {p.name for p in DAGS_FOLDER.glob("*.py")}
+
+
+def test_the_nightly_dag_runs_one_at_a_time_with_retries_in_build_order(dag):
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert {t.task_id for t in dag.tasks} == TASKS
+    assert all(t.retries >= 1 for t in dag.tasks if t.task_id != "land")
+    chain = ["land", "bronze", "silver", "identity", "purchases", "rfm", "profiles"]
+    for upstream, downstream in zip(chain, chain[1:], strict=False):
+        assert dag.get_task(downstream).upstream_task_ids == {upstream}
+    # The report comes last and the gate comes before the models and segments.
+    assert dag.get_task("quality_gate").upstream_task_ids == {"profiles"}
+    assert dag.get_task("models").upstream_task_ids == {"quality_gate"}
+    assert "segments" in dag.get_task("report").upstream_task_ids
+    # Tasks pass counts and table names, never data: their params are paths and a date.
+    assert set(dag.params.keys()) == {"batch_date", "landing", "warehouse", "config"}
+
+
+@pytest.fixture(scope="module")
+def nightly(tmp_path_factory):
+    """A tiny landing zone built by `cdp run --from --to` in a fresh process."""
+    from cdp.synthetic import generate
+
+    base = tmp_path_factory.mktemp("nightly")
+    landing, warehouse = base / "landing", base / "warehouse"
+    generate(landing, persons=60, days=2, seed=5, end_date=END)
+    result = cdp(
+        "run", "--landing", str(landing), "--warehouse", str(warehouse),
+        "--from", DATES[0], "--to", DATES[1],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return landing, warehouse, result.stdout
+
+
+def _snapshot(spark, warehouse: Path) -> dict[str, list]:
+    """Every table's rows (without wall-clock columns), sorted, by table name."""
+    out = {}
+    for name in catalog.TABLES:
+        if name == "bronze.file_log" or not catalog.exists(spark, name, str(warehouse)):
+            continue  # the file log keeps one row per attempt, so it grows by design
+        df = catalog.read(spark, name, str(warehouse))
+        df = df.select(*sorted(c for c in df.columns if c not in WALL_CLOCK))
+        out[name] = sorted(json.dumps(r.asDict(recursive=True), default=str) for r in df.collect())
+    return out
+
+
+def test_cdp_run_executes_the_dag_and_prints_what_was_built(spark, nightly):
+    _, warehouse, stdout = nightly
+    for day in DATES:
+        assert f"batch {day}: success" in stdout
+    assert f"What the build holds after {DATES[-1]}:" in stdout
+    profiles = catalog.read(spark, "gold.profiles", str(warehouse)).count()
+    assert f"profiles: {profiles:,} (" in stdout
+    report = warehouse / "_reports" / f"run-{DATES[-1]}.html"
+    assert report.is_file()
+    page = report.read_text()
+    assert "<svg" in page and "RFM segments" in page and "Quarantined rows" in page
+
+    # An analyst's question, answered from yet another process.
+    answer = cdp(
+        "sql", "select count(*) as n from gold.profiles", "--warehouse", str(warehouse),
+        "--format", "json",
+    )  # fmt: skip
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    assert json.loads(answer.stdout.strip())["n"] == profiles > 0
+
+
+def test_consecutive_dates_accumulate(spark, nightly):
+    _, warehouse, _ = nightly
+    wh = str(warehouse)
+    for table in ("bronze.crm", "silver.person_records"):
+        df = catalog.read(spark, table, wh)
+        column = "_batch_date" if table.startswith("bronze") else "batch_date"
+        days = {r[0].isoformat() for r in df.select(column).distinct().collect()}
+        assert days == set(DATES), table
+    purchases = catalog.read(spark, "gold.purchases", wh)
+    assert {r[0].isoformat() for r in purchases.select("batch_date").distinct().collect()} <= set(
+        DATES
+    )
+    assert catalog.read(spark, "gold.rfm", wh).select("as_of").distinct().first()[0] == END
+    # Each night's identity map covers everything landed so far.
+    assert catalog.read(spark, "gold.identity_map", wh).where("first_seen is null").count() == 0
+
+
+def test_running_a_date_again_gives_the_same_tables(spark, nightly):
+    landing, warehouse, _ = nightly
+    before = _snapshot(spark, warehouse)
+    again = cdp(
+        "run", "--landing", str(landing), "--warehouse", str(warehouse), "--date", DATES[-1]
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    after = _snapshot(spark, warehouse)
+    assert set(after) == set(before)
+    changed = [name for name in before if before[name] != after[name]]
+    assert changed == []
