@@ -112,9 +112,14 @@ def _stage_rows(results: dict) -> dict[str, int]:
     }
 
 
+# The nightly DAG's tasks in build order, for printing.
+STAGE_ORDER = ("land", "bronze", "silver", "identity", "purchases", "rfm", "profiles", "report")
+
+
 def _stage_table(stages: dict[str, dict]) -> str:
     lines = [f"{'stage':12} {'seconds':>9} {'rows':>12} {'rows/s':>10}"]
-    for name, s in stages.items():
+    order = {name: i for i, name in enumerate(STAGE_ORDER)}
+    for name, s in sorted(stages.items(), key=lambda kv: order.get(kv[0], len(order))):
         rate = f"{s['rows_per_second']:,.0f}" if s.get("rows_per_second") else "-"
         rows = f"{s['rows']:,}" if s.get("rows") is not None else "-"
         lines.append(f"{name:12} {s['seconds']:>9.1f} {rows:>12} {rate:>10}")
