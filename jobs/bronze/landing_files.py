@@ -28,6 +28,9 @@ class LandedFile:
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
     if "://" not in root:
         return pafs.LocalFileSystem(), root
+    if root.startswith("s3a://"):
+        # Spark's name for S3; pyarrow knows it as s3 (Spark reads get s3a back: _spark_uri).
+        root = "s3://" + root.removeprefix("s3a://")
     try:
         return pafs.FileSystem.from_uri(root)
     except Exception as exc:  # pyarrow raises ArrowInvalid / OSError subclasses
