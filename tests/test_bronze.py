@@ -108,6 +108,21 @@ def test_extra_columns_are_kept_and_files_may_differ(spark, zone):
     assert rows["c3"]["last_name"] is None
 
 
+def test_extra_column_names_delta_refuses_are_tidied_and_their_values_kept(spark, zone):
+    landing, settings = zone
+    land(landing, "crm", DAY1, "a.csv", 'crm_id,unit price,"a,b",Crm_ID\nc1,12.50,x,dup\n')
+    land(
+        landing, "web", DAY1, "e.jsonl", '{"event_id": "e1", "page (url)": "/p", "Event_ID": "E"}\n'
+    )
+    report = ingest.run(spark, settings, DAY1)
+    assert [f.status for f in report.files] == ["ingested", "ingested"], report.files
+    crm = bronze_rows(spark, settings, "crm")[0]
+    assert (crm["unit_price"], crm["a_b"], crm["Crm_ID_2"]) == ("12.50", "x", "dup")
+    web = bronze_rows(spark, settings, "web")[0]
+    assert (web["page__url_"], web["event_id"]) == ("/p", "e1")
+    assert {web["Event_ID_2"], web["event_id"]} == {"E", "e1"}
+
+
 def test_missing_required_column_fails_that_file_alone(spark, zone):
     landing, settings = zone
     land(landing, "crm", DAY1, "good.csv", CRM_HEADER + "c1,Ann,Lee,,,,\n")

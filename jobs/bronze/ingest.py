@@ -25,7 +25,13 @@ from pyspark.sql import types as T
 
 from cdp import catalog
 from cdp.errors import CdpError, MissingColumnError
-from jobs.bronze.landing_files import LandedFile, list_landed, read_csv_header, sha256_of
+from jobs.bronze.landing_files import (
+    LandedFile,
+    bronze_column_names,
+    list_landed,
+    read_csv_header,
+    sha256_of,
+)
 from schemas.landing import SOURCES, LandingSpec
 
 if TYPE_CHECKING:
@@ -166,7 +172,10 @@ def parse_json_lines(lines: DataFrame) -> tuple[DataFrame, list[str]]:
         "_obj",
         F.from_json("value", T.MapType(T.StringType(), T.StringType()), {"mode": "PERMISSIVE"}),
     )
-    keys = sorted(r[0] for r in parsed.select(F.explode(F.map_keys("_obj"))).distinct().collect())
+    landed = [r[0] for r in parsed.select(F.explode(F.map_keys("_obj"))).distinct().collect()]
+    # Lower-case keys (the contract's) first, so a stray "Event_ID" never takes "event_id".
+    landed.sort(key=lambda k: (k != k.lower(), k))
+    keys = bronze_column_names(landed)
     bad = F.col("_obj").isNull() | F.col("value").contains(REPLACEMENT_CHAR)
     reason = (
         F.when(F.col("_obj").isNull(), F.lit("malformed_json"))
@@ -174,7 +183,7 @@ def parse_json_lines(lines: DataFrame) -> tuple[DataFrame, list[str]]:
         .otherwise(F.lit(None).cast("string"))
     )
     out = parsed.select(
-        *[F.col("_obj")[k].alias(k) for k in keys],
+        *[F.col("_obj")[k].alias(name) for k, name in zip(landed, keys, strict=True)],
         "_row_number",
         reason.alias("_malformed_reason"),
         # The line itself is the verbatim record (Spark re-renders numbers: 12.50 -> 12.5).

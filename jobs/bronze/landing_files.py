@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 
 from pyarrow import fs as pafs
@@ -80,22 +81,38 @@ def sha256_of(landing: str, uri: str) -> str:
 def read_csv_header(landing: str, uri: str, max_bytes: int = 1 << 20) -> list[str]:
     """Column names from a CSV file's header row, read without a Spark job.
 
-    A byte-order mark is dropped; blank names become ``_c<i>`` and repeated names get a
-    ``_<n>`` suffix so every landed column survives as its own bronze column.
+    A byte-order mark is dropped; names go through ``bronze_column_names`` so every landed
+    column survives as its own bronze column.
     """
     filesystem, _ = _filesystem(landing)
     path = uri.split("://", 1)[1] if "://" in uri else uri
     with filesystem.open_input_stream(path) as stream:
         head = stream.read(max_bytes).decode("utf-8", errors="replace").lstrip("\ufeff")
     first = next(csv.reader(io.StringIO(head)), [])
+    return bronze_column_names(first)
+
+
+# Characters Delta refuses in a column name (without column mapping).
+_DELTA_UNSAFE = re.compile(r"[ ,;{}()\n\t=]")
+
+
+def bronze_column_names(landed: list[str]) -> list[str]:
+    """Bronze column names for a file's landed column names, in order, every one kept.
+
+    Blank names become ``_c<i>``; characters Delta refuses (space, comma, semicolon, braces,
+    parentheses, tab, newline, equals) become ``_``; names that then repeat, ignoring case as
+    Spark does, get a ``_<n>`` suffix. The values stay verbatim.
+    """
     names: list[str] = []
-    for i, raw in enumerate(first):
-        name = raw.strip() or f"_c{i}"
+    seen: set[str] = set()
+    for i, raw in enumerate(landed):
+        name = _DELTA_UNSAFE.sub("_", raw.strip()) or f"_c{i}"
         base, n = name, 1
-        while name in names:
+        while name.lower() in seen:
             n += 1
             name = f"{base}_{n}"
         names.append(name)
+        seen.add(name.lower())
     return names
 
 
