@@ -223,6 +223,88 @@ def read(spark: SparkSession, name: str, warehouse: str) -> DataFrame:
     return spark.read.format("delta").load(path)
 
 
+STAGING = "_staging"
+
+
+def staged_path(name: str, warehouse: str) -> str:
+    """Where tonight's build of table ``name`` waits for the quality gate:
+    ``<warehouse>/_staging/<layer>/<entity>``. Readers of ``name`` never see it."""
+    s = spec(name)
+    return f"{warehouse.rstrip('/')}/{STAGING}/{s.layer}/{s.entity}"
+
+
+def exists_staged(spark: SparkSession, name: str, warehouse: str) -> bool:
+    """Whether tonight's build has staged table ``name``."""
+    return _delta_exists(spark, staged_path(name, warehouse))
+
+
+def read_staged(spark: SparkSession, name: str, warehouse: str) -> DataFrame:
+    """Tonight's staged build of table ``name``."""
+    path = staged_path(name, warehouse)
+    if not _delta_exists(spark, path):
+        raise CdpError(f"table {name} has not been staged under {warehouse}")
+    return spark.read.format("delta").load(path)
+
+
+def write_staged(df: DataFrame, name: str, warehouse: str) -> None:
+    """Stage tonight's build of table ``name`` (whole table) for the quality gate to check
+    and ``publish`` to replace the published table with."""
+    df = with_column_comments(df, name)
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("overwriteSchema", "true")
+        .option(STATS_COLUMNS, _stats_columns(name, df))
+        .save(staged_path(name, warehouse))
+    )
+
+
+def publish(spark: SparkSession, names: list[str] | tuple[str, ...], warehouse: str) -> list[str]:
+    """Replace each published table with its staged build, then drop the staged copy.
+
+    Each table is replaced atomically (one Delta commit); readers see last night's table or
+    tonight's, never a half-written one. Returns the names published.
+    """
+    from cdp import storage
+
+    done = []
+    for name in names:
+        if not exists_staged(spark, name, warehouse):
+            continue
+        write(read_staged(spark, name, warehouse), name, warehouse, mode="overwrite")
+        storage.delete(spark, staged_path(name, warehouse))
+        done.append(name)
+    return done
+
+
+# Delta keeps per-file min/max statistics in its transaction log; an identifying value there
+# would outlive a GDPR erasure, so statistics are kept on non-identifying columns only.
+STATS_COLUMNS = "delta.dataSkippingStatsColumns"
+
+
+def _stats_columns(name: str, df: DataFrame, partitioned: bool = False) -> str:
+    from pyspark.sql.types import (
+        DateType,
+        DecimalType,
+        NumericType,
+        StringType,
+        TimestampNTZType,
+        TimestampType,
+    )
+
+    from schemas.labels import is_identifying
+
+    # Delta refuses statistics on partition columns (their values are in the path anyway)
+    # and on types it cannot order (booleans, arrays, maps, structs).
+    kept = (DateType, DecimalType, NumericType, StringType, TimestampNTZType, TimestampType)
+    skip = set(spec(name).partition_by) if partitioned else set()
+    return ",".join(
+        f"`{f.name}`"
+        for f in df.schema.fields
+        if not is_identifying(name, f.name) and f.name not in skip and isinstance(f.dataType, kept)
+    )
+
+
 def write(
     df: DataFrame,
     name: str,
@@ -243,11 +325,16 @@ def write(
         writer = writer.option("replaceWhere", replace_where)
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
+    elif mode == "overwrite" and not replace_where:
+        # A whole-table rebuild takes the schema of this release (a column added since).
+        writer = writer.option("overwriteSchema", "true")
     if s.partition_by:
         writer = writer.partitionBy(*s.partition_by)
     path = s.path(warehouse)
     spark = df.sparkSession
     is_new = not _delta_exists(spark, path)
+    if is_new:
+        writer = writer.option(STATS_COLUMNS, _stats_columns(name, df, partitioned=True))
     writer.save(path)
     register(spark, name, warehouse)
     if is_new:

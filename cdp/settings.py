@@ -189,6 +189,54 @@ class ProfileSettings:
     rfm_segments: tuple[tuple[str, int, int, int, int], ...] = DEFAULT_RFM_SEGMENTS
 
 
+LAWFUL_BASES = (
+    "consent",
+    "contract",
+    "legitimate_interest",
+    "legal_obligation",
+    "public_interest",
+    "vital_interest",
+)
+
+
+@dataclass
+class GovernanceSettings:
+    """Consent, purpose-bound processing, data-usage labels and GDPR requests."""
+
+    # GDPR Article 6 lawful basis per processing purpose. Under "consent" a purpose is
+    # allowed only where consent is granted; under any other basis it is allowed unless the
+    # person objected (denied). Unknown never counts as granted.
+    lawful_basis: dict[str, str] = field(
+        default_factory=lambda: {
+            "email": "consent",
+            "sms": "consent",
+            "personalization": "legitimate_interest",
+            "ad_sharing": "consent",
+            "analytics": "legitimate_interest",
+        }
+    )
+    # Purpose-bound processing: a source's behaviour feeds a profile only where every
+    # purpose listed for it is allowed (web behaviour -> personalisation, receipts -> analytics).
+    source_purposes: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"web": ("personalization",), "pos": ("analytics",)}
+    )
+    # Analysts' SQL (`cdp sql`) sees identifying columns hashed or redacted unless granted.
+    analyst_full_access: bool = False
+    # Secret key of the keyed hash (HMAC-SHA256) that pseudonymises GDPR subjects and the
+    # suppression list. Empty: a random key is created once at <warehouse>/_keys/subject.key;
+    # on a cluster set CDP_GOVERNANCE__SUBJECT_HASH_KEY from a secret store instead.
+    subject_hash_key: str = ""
+
+
+@dataclass
+class QualitySettings:
+    """Great Expectations suites that gate publishing (expectations/)."""
+
+    # Validate silver and the staged gold tables before gold is replaced; off only for
+    # debugging a failing build.
+    gate: bool = True
+
+
 @dataclass
 class AirflowSettings:
     """The embedded Airflow run behind `cdp run` (cdp/orchestration.py)."""
@@ -215,6 +263,8 @@ class Settings:
     standardise: StandardiseSettings = field(default_factory=StandardiseSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     profiles: ProfileSettings = field(default_factory=ProfileSettings)
+    governance: GovernanceSettings = field(default_factory=GovernanceSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     propensity: PropensitySettings = field(default_factory=PropensitySettings)
 
@@ -276,7 +326,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             if isinstance(value, str):
                 value = json.loads(value)
             value_type = (typing.get_args(annotation) or (str, str))[1]
-            return {str(k): value_type(v) for k, v in dict(value).items()}
+            return {str(k): _coerce(v, value_type, f"{key}.{k}") for k, v in dict(value).items()}
         if origin in (typing.Union, types.UnionType):
             return value
     except (TypeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError

@@ -67,3 +67,20 @@ def list_names(spark: SparkSession, folder: str) -> list[str]:
     if not fs.exists(path):
         return []
     return sorted(s.getPath().getName() for s in fs.listStatus(path) if s.isFile())
+
+
+def delete(spark: SparkSession, uri: str) -> bool:
+    """Delete a file or a folder with everything in it; whether anything was there."""
+    local = _local(uri)
+    if local is not None:
+        import shutil
+
+        if local.is_dir():
+            shutil.rmtree(local)
+            return True
+        if local.exists():
+            local.unlink()
+            return True
+        return False
+    fs, path = _hadoop(spark, uri)
+    return bool(fs.delete(path, True))

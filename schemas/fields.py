@@ -17,6 +17,18 @@ NO_THIRD_PARTY_EXPORT = "C2"
 NO_DATA_SCIENCE = "C9"
 
 
+def labels(*codes: str) -> frozenset[str]:
+    """A label set, e.g. ``labels(IDENTIFYING_DIRECT, NO_DATA_SCIENCE)``."""
+    return frozenset(codes)
+
+
+# The usual label sets. Direct identifiers never feed models or leave for third parties;
+# indirect ones (a cookie, a postal code) may feed models but are not exported.
+ID_DIRECT = labels(IDENTIFYING_DIRECT, NO_THIRD_PARTY_EXPORT, NO_DATA_SCIENCE)
+ID_INDIRECT = labels(IDENTIFYING_INDIRECT, NO_THIRD_PARTY_EXPORT)
+ID_SENSITIVE = labels(IDENTIFYING_INDIRECT, SENSITIVE, NO_THIRD_PARTY_EXPORT, NO_DATA_SCIENCE)
+
+
 @dataclass(frozen=True)
 class Field:
     """One column: name, Spark SQL type, description (becomes the column comment), labels."""
@@ -26,11 +38,8 @@ class Field:
     description: str
     nullable: bool = True
     labels: frozenset[str] = field(default_factory=frozenset)
-
-
-def labels(*codes: str) -> frozenset[str]:
-    """A label set, e.g. ``labels(IDENTIFYING_DIRECT, NO_DATA_SCIENCE)``."""
-    return frozenset(codes)
+    # Accepted values, checked by the table's suite in expectations/ (None: any value).
+    accepted: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,13 @@ them in expectations/.
 from __future__ import annotations
 
 from schemas.fields import (
-    IDENTIFYING_DIRECT,
-    IDENTIFYING_INDIRECT,
-    NO_THIRD_PARTY_EXPORT,
-    SENSITIVE,
+    ID_DIRECT,
+    ID_INDIRECT,
+    ID_SENSITIVE,
     Field,
     Schema,
-    labels,
 )
 from schemas.xdm import CONSENT_PURPOSES
-
-ID_DIRECT = labels(IDENTIFYING_DIRECT, NO_THIRD_PARTY_EXPORT)
-ID_INDIRECT = labels(IDENTIFYING_INDIRECT, NO_THIRD_PARTY_EXPORT)
 
 # Named RFM segments, best first; the rule for each is in cdp/settings.py (ProfileSettings)
 # and in the README.
@@ -222,7 +217,7 @@ PROFILE = Schema(
             "birth_date",
             "date",
             "Golden date of birth.",
-            labels=labels(IDENTIFYING_INDIRECT, SENSITIVE, NO_THIRD_PARTY_EXPORT),
+            labels=ID_SENSITIVE,
         ),
         *_provenance("birth_date"),
         *_consent_fields(),

@@ -10,17 +10,12 @@ The checks for these tables live beside them in expectations/.
 from __future__ import annotations
 
 from schemas.fields import (
-    IDENTIFYING_DIRECT,
-    IDENTIFYING_INDIRECT,
-    NO_THIRD_PARTY_EXPORT,
-    SENSITIVE,
+    ID_DIRECT,
+    ID_INDIRECT,
+    ID_SENSITIVE,
     Field,
     Schema,
-    labels,
 )
-
-ID_DIRECT = labels(IDENTIFYING_DIRECT, NO_THIRD_PARTY_EXPORT)
-ID_INDIRECT = labels(IDENTIFYING_INDIRECT, NO_THIRD_PARTY_EXPORT)
 
 # Identity namespaces (CONTRACTS.md gold.identity_map). Persistent ones identify a person on
 # their own; linked ones tie behaviour to a person when seen together with another identifier.
@@ -95,7 +90,7 @@ def _name_fields() -> tuple[Field, ...]:
             "birth_date",
             "date",
             "Date of birth; null when invalid (see issues).",
-            labels=labels(IDENTIFYING_INDIRECT, SENSITIVE, NO_THIRD_PARTY_EXPORT),
+            labels=ID_SENSITIVE,
         ),
     )
 
