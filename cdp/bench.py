@@ -113,7 +113,18 @@ def _stage_rows(results: dict) -> dict[str, int]:
 
 
 # The nightly DAG's tasks in build order, for printing.
-STAGE_ORDER = ("land", "bronze", "silver", "identity", "purchases", "rfm", "profiles", "report")
+STAGE_ORDER = (
+    "land",
+    "bronze",
+    "silver",
+    "identity",
+    "purchases",
+    "rfm",
+    "profiles",
+    "quality_gate",
+    "publish",
+    "report",
+)
 
 
 def _stage_table(stages: dict[str, dict]) -> str:
@@ -185,7 +196,7 @@ def run(args: argparse.Namespace) -> dict:
             stages = {
                 task: _stage(seconds, rows.get(task))
                 for task, seconds in result.task_seconds.items()
-                if task not in ("quality_gate", "models", "segments")  # placeholders
+                if task not in ("models", "segments")  # placeholders
             }
             nights_out.append({"batch_date": day, "wall_seconds": result.seconds, "stages": stages})
             log.info("night %s: %.0fs\n%s", day, result.seconds, _stage_table(stages))

@@ -150,6 +150,25 @@ TABLES: dict[str, TableSpec] = {
             "their source, consent per purpose, behaviour, and RFM.",
         ),
         TableSpec(
+            "audit.gdpr_requests",
+            "one row per GDPR request",
+            "GDPR access and erasure requests: kind, subject as a keyed hash (never the raw "
+            "identifiers), when received and completed, outcome, rows affected per table.",
+        ),
+        TableSpec(
+            "audit.suppression_list",
+            "one row per (namespace, identifier hash) of an erased subject",
+            "Keyed hashes of erased subjects' identifiers; bronze does not land rows that "
+            "carry one, so tomorrow's extracts do not bring the person back.",
+        ),
+        TableSpec(
+            "audit.consent_history",
+            "one row per (profile, purpose, batch date) whose effective consent changed",
+            "Append-only consent history: each change of a profile's consent value or lawful "
+            "basis per purpose, with the previous value, the capture (time, source, record) "
+            "that set it and the nightly build that saw it.",
+        ),
+        TableSpec(
             "silver.quarantine",
             "one row per bronze row that could not be used",
             "Bronze rows held back from silver, with a reason code and the raw record.",

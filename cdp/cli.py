@@ -63,6 +63,12 @@ def _check_landing(settings: Settings) -> None:
         raise CdpError(f"landing folder not found: {landing}")
 
 
+def _check_warehouse(settings: Settings) -> None:
+    warehouse = settings.paths.warehouse
+    if "://" not in warehouse and not Path(warehouse).is_dir():
+        raise CdpError(f"warehouse folder not found: {warehouse}")
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -176,11 +182,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_gdpr(args: argparse.Namespace) -> int:
+    """A GDPR access or erasure request for the subject named by one identifier."""
+    from jobs.gdpr import requests
+    from jobs.gdpr.identifiers import REQUEST_NAMESPACES
+
+    settings = _settings(args)
+    _check_warehouse(settings)
+    namespace = next(ns for ns in REQUEST_NAMESPACES if getattr(args, ns) is not None)
+    spark = _spark(settings)
+    if args.kind == "access":
+        result = requests.access(spark, settings, namespace, getattr(args, namespace))
+        text = requests.write_export(spark, result, args.out)
+        if not args.out:
+            print(text)
+        else:
+            print(f"export written to {args.out}", file=sys.stderr)
+        print(result.describe(), file=sys.stderr)
+    else:
+        if args.out:
+            raise CdpError("--out is for access requests; an erasure exports nothing")
+        result = requests.erase(spark, settings, namespace, getattr(args, namespace))
+        print(result.describe())
+    return 0
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from pyspark.errors import PySparkException
 
     settings = _settings(args)
     spark = _spark(settings)
+    if not settings.governance.analyst_full_access:
+        from jobs.governance.masking import mask_session
+
+        # Same names, identifying columns hashed or redacted; raw tables not registered.
+        mask_session(spark, settings)
     try:
         df = spark.sql(args.query)
         rows = df.collect()
@@ -293,7 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("standardise", parents=[common, wh, dates], help="bronze to silver")
     p.set_defaults(func=cmd_standardise)
 
-    p = sub.add_parser("sql", parents=[common, wh], help="query published tables by name")
+    p = sub.add_parser(
+        "sql",
+        parents=[common, wh],
+        help="query published tables by name (identifying columns masked unless "
+        "governance.analyst_full_access)",
+    )
     p.add_argument("query")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_sql)
@@ -304,6 +345,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="report file (default <warehouse>/_reports/identity_evaluation.json)"
     )
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "gdpr", parents=[common, wh], help="GDPR access export or erasure of one person"
+    )
+    p.add_argument("kind", choices=["access", "erase"])
+    who = p.add_mutually_exclusive_group(required=True)
+    from schemas.xdm import NAMESPACES
+
+    for ns in NAMESPACES:
+        who.add_argument(f"--{ns.replace('_', '-')}", dest=ns, metavar="X")
+    p.add_argument("--out", help="access: write the JSON export here (default: standard output)")
+    p.set_defaults(func=cmd_gdpr)
 
     p = sub.add_parser("tables", parents=[common, wh], help="list tables and their row counts")
     p.set_defaults(func=cmd_tables)

@@ -96,8 +96,8 @@ def _ensure_database() -> None:
     db.upgradedb()
 
 
-def load_dag():
-    """The nightly DAG from dags/, with a one-line error for a DAG file that does not import."""
+def load_dag(dag_id: str = DAG_ID):
+    """A DAG from dags/, with a one-line error for a DAG file that does not import."""
     from airflow.models import DagBag
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
@@ -105,9 +105,9 @@ def load_dag():
         file, error = next(iter(bag.import_errors.items()))
         last = error.strip().splitlines()[-1] if error.strip() else "import failed"
         raise CdpError(f"DAG file {Path(file).name} does not load: {last}")
-    dag = bag.get_dag(DAG_ID)
+    dag = bag.get_dag(dag_id)
     if dag is None:
-        raise CdpError(f"DAG {DAG_ID} not found in {DAGS_FOLDER}")
+        raise CdpError(f"DAG {dag_id} not found in {DAGS_FOLDER}")
     return dag
 
 
@@ -127,16 +127,16 @@ def _task_results(dag_id: str, run_id: str) -> dict[str, Any]:
         return {r.task_id: XComModel.deserialize_value(r) for r in rows}
 
 
-def run_nightly(
-    settings: Settings, batch_date: str, config_file: str | None = None
+def run_dag(
+    settings: Settings, dag_id: str, logical: dt.datetime, run_conf: dict[str, Any], label: str
 ) -> DagRunResult:
-    """Run dags/cdp_nightly.py for ``batch_date`` in this process; CdpError when it fails."""
+    """Run DAG ``dag_id`` from dags/ in this process; CdpError (prefixed ``label``) on failure."""
     import time
 
     _configure_environment(airflow_home(settings))
     _ensure_database()
     _keep_our_logging()
-    dag = load_dag()
+    dag = load_dag(dag_id)
     failures: list[str] = []
 
     def record_failure(context: dict) -> None:
@@ -153,31 +153,55 @@ def run_nightly(
             callbacks = [callbacks]
         task.on_failure_callback = [*callbacks, record_failure]
 
-    day = dt.date.fromisoformat(batch_date)
-    logical = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     started = time.monotonic()
-    run = dag.test(
-        logical_date=logical,
-        run_conf={
-            "batch_date": batch_date,
-            "landing": settings.paths.landing,
-            "warehouse": settings.paths.warehouse,
-            "config": config_file,
-        },
-    )
+    run = dag.test(logical_date=logical, run_conf=run_conf)
     result = DagRunResult(
-        batch_date=batch_date,
+        batch_date=label,
         run_id=run.run_id,
         state=str(run.state),
-        results=_task_results(DAG_ID, run.run_id),
+        results=_task_results(dag_id, run.run_id),
         seconds=round(time.monotonic() - started, 1),
         task_seconds={ti.task_id: round(ti.duration or 0.0, 1) for ti in run.get_task_instances()},
     )
     if str(run.state) != "success":
         if failures:
-            raise CdpError(f"{batch_date}: {failures[0]}")
+            raise CdpError(f"{label}: {failures[0]}")
         states = [
             f"{ti.task_id}={ti.state}" for ti in run.get_task_instances() if ti.state != "success"
         ]
-        raise CdpError(f"{batch_date}: the nightly DAG run failed ({', '.join(states)})")
+        raise CdpError(f"{label}: the {dag_id} DAG run failed ({', '.join(states)})")
     return result
+
+
+def run_nightly(
+    settings: Settings, batch_date: str, config_file: str | None = None
+) -> DagRunResult:
+    """Run dags/cdp_nightly.py for ``batch_date`` in this process; CdpError when it fails."""
+    day = dt.date.fromisoformat(batch_date)
+    logical = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    conf = {
+        "batch_date": batch_date,
+        "landing": settings.paths.landing,
+        "warehouse": settings.paths.warehouse,
+        "config": config_file,
+    }
+    return run_dag(settings, DAG_ID, logical, conf, batch_date)
+
+
+def run_gdpr(
+    settings: Settings,
+    kind: str,
+    request_file: str,
+    out: str | None = None,
+    config_file: str | None = None,
+) -> DagRunResult:
+    """Run dags/cdp_gdpr.py for one request (the identifier stays in ``request_file``)."""
+    conf = {
+        "kind": kind,
+        "request_file": request_file,
+        "out": out,
+        "warehouse": settings.paths.warehouse,
+        "config": config_file,
+    }
+    now = dt.datetime.now(dt.UTC)
+    return run_dag(settings, "cdp_gdpr", now, conf, f"gdpr {kind}")

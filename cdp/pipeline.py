@@ -7,9 +7,11 @@ Airflow, for the tests that need a built warehouse quickly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cdp import catalog
+from expectations import gate
 from jobs.bronze import ingest
 from jobs.identity import run as identity
 from jobs.profiles import run as profiles
@@ -32,18 +34,31 @@ class BatchResult:
     purchases: int = 0
     buyers: int = 0
     profiles: int = 0
+    quality: gate.GateResult | None = None
+    published: list[str] = field(default_factory=list)
 
 
 def run_batch(spark: SparkSession, settings: Settings, batch_date: str) -> BatchResult:
-    """Land, standardise, resolve identities, then build purchases, RFM and profiles."""
+    """Land, standardise, resolve identities, build purchases, RFM and profiles, then the
+    quality gate and publish (a failed gate raises CdpError, and gold stays last night's)."""
     bronze_report = ingest.run(spark, settings, batch_date)
     silver_report = silver.run(spark, settings, batch_date)
     identity_report = identity.run(spark, settings, batch_date)
     orders = profiles.run_purchases(spark, settings, batch_date)
     buyers = profiles.run_rfm(spark, settings, batch_date)
     people = profiles.run_profiles(spark, settings, batch_date)
+    checked = gate.run_gate(spark, settings, batch_date)
+    published = catalog.publish(spark, list(catalog.TABLES), settings.paths.warehouse)
     return BatchResult(
-        batch_date, bronze_report, silver_report, identity_report, orders, buyers, people
+        batch_date,
+        bronze_report,
+        silver_report,
+        identity_report,
+        orders,
+        buyers,
+        people,
+        checked,
+        published,
     )
 
 
@@ -69,7 +84,18 @@ def describe(result: BatchResult) -> str:
         f"  profiles: {result.profiles} profiles, {result.purchases} purchases,"
         f" {result.buyers} buyers with RFM"
     )
+    if result.quality is not None:
+        lines.append(_describe_gate(result.quality.brief()))
     return "\n".join(lines)
+
+
+def _describe_gate(brief: dict) -> str:
+    if brief.get("skipped"):
+        return "  quality gate: off (quality.gate=false), published unchecked"
+    return (
+        f"  quality gate: {brief['expectations']} expectations on {brief['tables']} tables"
+        f" passed; Data Docs {brief['data_docs']}"
+    )
 
 
 def describe_run(run) -> str:
@@ -101,4 +127,6 @@ def describe_run(run) -> str:
             f" {r.get('purchases', {}).get('purchases', 0)} purchases,"
             f" {r.get('rfm', {}).get('buyers', 0)} buyers with RFM"
         )
+    if "quality_gate" in r:
+        lines.append(_describe_gate(r["quality_gate"]))
     return "\n".join(lines)

@@ -84,3 +84,17 @@ def delete(spark: SparkSession, uri: str) -> bool:
         return False
     fs, path = _hadoop(spark, uri)
     return bool(fs.delete(path, True))
+
+
+def count_files(spark: SparkSession, folder: str, suffix: str = "") -> int:
+    """Files under ``folder`` (recursively) whose name ends with ``suffix``."""
+    local = _local(folder)
+    if local is not None:
+        return sum(1 for p in local.rglob(f"*{suffix}") if p.is_file()) if local.is_dir() else 0
+    fs, path = _hadoop(spark, folder)
+    if not fs.exists(path):
+        return 0
+    files, n = fs.listFiles(path, True), 0
+    while files.hasNext():
+        n += files.next().getPath().getName().endswith(suffix)
+    return n

@@ -1,7 +1,11 @@
-"""The nightly build: land -> bronze -> silver -> identity -> purchases -> RFM -> profiles -> report.
+"""The nightly build: land -> bronze -> silver -> identity -> purchases -> RFM -> profiles ->
+quality gate -> publish -> report.
 
 A thin Airflow 3 TaskFlow DAG: each task calls one job by name and returns a few counts
-(XCom carries table names and numbers, never data). The same file runs embedded, through
+(XCom carries table names and numbers, never data). Identity and the profile steps stage
+tonight's gold tables; the quality gate (expectations/gate.py) checks them with Great
+Expectations and fails the run when a suite fails, so ``publish`` never replaces last night's
+gold with a broken build. The same file runs embedded, through
 `cdp run --date D` (dag.test with a local SQLite metadata database, every task in the
 calling process sharing one Spark session), and on a real Airflow deployment where each task
 builds its own session against the cluster (infra/README.md).
@@ -18,6 +22,11 @@ from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from cdp.catalog import TABLES
+
+# The tables `publish` replaces with tonight's staged build: its outlets.
+GOLD_TABLES = tuple(name for name in TABLES if name.startswith("gold."))
 
 DEFAULT_ARGS = {
     "owner": "cdp",
@@ -109,7 +118,7 @@ def cdp_nightly():
             "quarantined_rows": report.quarantined_rows,
         }
 
-    @task(outlets=[asset("gold.identity_map")])
+    @task
     def identity(standardised: dict) -> dict:
         """Resolve identities into profiles (jobs/identity/run.py)."""
         from dataclasses import asdict
@@ -119,7 +128,7 @@ def cdp_nightly():
         settings, spark, batch_date = _run_context()
         return asdict(identity_job.run(spark, settings, batch_date))
 
-    @task(outlets=[asset("gold.purchases")])
+    @task
     def purchases(resolved: dict) -> dict:
         """Purchases with the profile behind each (jobs/profiles/run.py)."""
         from jobs.profiles import run as profiles_job
@@ -127,7 +136,7 @@ def cdp_nightly():
         settings, spark, batch_date = _run_context()
         return {"purchases": profiles_job.run_purchases(spark, settings, batch_date)}
 
-    @task(outlets=[asset("gold.rfm")])
+    @task
     def rfm(bought: dict) -> dict:
         """RFM scores and segments as of the batch date."""
         from jobs.profiles import run as profiles_job
@@ -135,7 +144,7 @@ def cdp_nightly():
         settings, spark, batch_date = _run_context()
         return {"buyers": profiles_job.run_rfm(spark, settings, batch_date)}
 
-    @task(outlets=[asset("gold.profiles")])
+    @task
     def profiles(scored: dict) -> dict:
         """Unified profiles: golden attributes, consent, behaviour, RFM."""
         from jobs.profiles import run as profiles_job
@@ -143,9 +152,26 @@ def cdp_nightly():
         settings, spark, batch_date = _run_context()
         return {"profiles": profiles_job.run_profiles(spark, settings, batch_date)}
 
-    # Places in the build for the work of later issues: the Great Expectations gate before
-    # gold is published (issue 5), propensity models and segments (issue 6).
-    quality_gate = EmptyOperator(task_id="quality_gate", doc_md="Great Expectations gate.")
+    # A failed expectation is a fact about tonight's data: retrying cannot heal it.
+    @task(retries=0)
+    def quality_gate(built: dict) -> dict:
+        """Great Expectations suites on the silver slice and the staged gold tables; fails the
+        run (and so skips publish) when one fails (expectations/gate.py)."""
+        from expectations.gate import run_gate
+
+        settings, spark, batch_date = _run_context()
+        return run_gate(spark, settings, batch_date).brief()
+
+    @task(outlets=[asset(t) for t in GOLD_TABLES])
+    def publish(checked: dict) -> dict:
+        """Replace each published table with tonight's staged build (one commit per table)."""
+        from cdp import catalog
+
+        settings, spark, _ = _run_context()
+        done = catalog.publish(spark, list(catalog.TABLES), settings.paths.warehouse)
+        return {"published": len(done), "tables": done}
+
+    # Places in the build for the work of a later issue: propensity models and segments.
     models = EmptyOperator(task_id="models", doc_md="Propensity scores (MLflow).")
     segments = EmptyOperator(task_id="segments", doc_md="Consent-filtered segments.")
 
@@ -165,6 +191,8 @@ def cdp_nightly():
     bought = purchases(resolved)
     scored = rfm(bought)
     built = profiles(scored)
+    checked = quality_gate(built)
+    published = publish(checked)
     summary = report(
         bronze=ingested,
         silver=standardised,
@@ -172,8 +200,10 @@ def cdp_nightly():
         purchases=bought,
         rfm=scored,
         profiles=built,
+        quality_gate=checked,
+        publish=published,
     )
-    built >> quality_gate >> models >> segments >> summary
+    published >> models >> segments >> summary
 
 
 cdp_nightly()

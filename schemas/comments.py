@@ -9,6 +9,7 @@ when it writes a table, so a table is created with every column described.
 
 from __future__ import annotations
 
+from schemas.audit import AUDIT_SCHEMAS
 from schemas.gold import GOLD_SCHEMAS
 from schemas.landing import SOURCES
 from schemas.xdm import SCHEMAS as SILVER_SCHEMAS
@@ -33,6 +34,8 @@ FILE_LOG = {
     "file_bytes": "Size of the file in bytes.",
     "rows": "Rows landed from the file into bronze.",
     "malformed_rows": "Of those, rows the parser could not read (kept with _malformed_reason).",
+    "suppressed_rows": "Rows not landed because they carry an erased person's identifier "
+    "(audit.suppression_list); rows in the file = rows + suppressed_rows.",
     "status": "ingested, duplicate (same content landed before) or failed.",
     "error": "Why a failed file failed (one line).",
     "logged_at": "When this attempt was logged (UTC).",
@@ -76,6 +79,8 @@ def column_comments(table: str) -> dict[str, str]:
         return {f.name: f.description for f in GOLD_SCHEMAS[table].fields}
     if table in SILVER_SCHEMAS:
         return {f.name: f.description for f in SILVER_SCHEMAS[table].fields}
+    if table in AUDIT_SCHEMAS:
+        return {f.name: f.description for f in AUDIT_SCHEMAS[table].fields}
     if table == "bronze.file_log":
         return FILE_LOG
     if table == "silver.identity_edges":

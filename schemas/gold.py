@@ -7,6 +7,7 @@ them in expectations/.
 
 from __future__ import annotations
 
+from cdp.settings import LAWFUL_BASES
 from schemas.fields import (
     ID_DIRECT,
     ID_INDIRECT,
@@ -14,7 +15,7 @@ from schemas.fields import (
     Field,
     Schema,
 )
-from schemas.xdm import CONSENT_PURPOSES
+from schemas.xdm import CHANNELS, CONSENT_VALUES, NAMESPACES, PURPOSES, SOURCE_NAMES
 
 # Named RFM segments, best first; the rule for each is in cdp/settings.py (ProfileSettings)
 # and in the README.
@@ -27,6 +28,7 @@ def _provenance(attribute: str) -> tuple[Field, ...]:
             f"{attribute}_source",
             "string",
             f"Source system the golden {attribute.replace('_', ' ')} came from (crm, loyalty, web).",
+            accepted=("crm", "loyalty", "web"),
         ),
         Field(
             f"{attribute}_record_id",
@@ -52,6 +54,7 @@ IDENTITY_MAP = Schema(
             "string",
             "crm_id, loyalty_id, email, phone, anonymous_id, device_id or card_token.",
             False,
+            accepted=NAMESPACES,
         ),
         Field(
             "identifier",
@@ -91,8 +94,9 @@ RECORD_PROFILES = Schema(
             "string",
             "'crm:<crm_id>', 'loyalty:<loyalty_id>', 'pos:<transaction_id>' or 'web:<event_id>'.",
             False,
+            labels=ID_INDIRECT,
         ),
-        Field("source", "string", "crm, loyalty, pos or web.", False),
+        Field("source", "string", "crm, loyalty, pos or web.", False, accepted=SOURCE_NAMES),
         Field("profile_id", "string", "The profile the record belongs to.", False),
     ),
 )
@@ -109,8 +113,8 @@ PURCHASE = Schema(
             False,
         ),
         Field("profile_id", "string", "The profile that bought; null when unresolved."),
-        Field("source", "string", "pos or web.", False),
-        Field("channel", "string", "store, web or app."),
+        Field("source", "string", "pos or web.", False, accepted=("pos", "web")),
+        Field("channel", "string", "store, web or app.", accepted=CHANNELS),
         Field("store_id", "string", "Store of a POS receipt."),
         Field("ordered_at", "timestamp", "When it happened (UTC)."),
         Field("order_date", "date", "The day it happened (UTC)."),
@@ -171,7 +175,7 @@ RFM = Schema(
 
 def _consent_fields() -> tuple[Field, ...]:
     out: list[Field] = []
-    for p in CONSENT_PURPOSES:
+    for p in PURPOSES:
         what = p.replace("_", " ")
         out += [
             Field(
@@ -180,9 +184,34 @@ def _consent_fields() -> tuple[Field, ...]:
                 f"Consent for {what}: granted, denied or unknown (latest capture wins; "
                 "unknown is never granted).",
                 False,
+                accepted=CONSENT_VALUES,
             ),
             Field(f"consent_{p}_at", "timestamp", f"When the {what} consent was captured (UTC)."),
-            Field(f"consent_{p}_source", "string", f"Source of the {what} consent (crm, loyalty)."),
+            Field(
+                f"consent_{p}_source",
+                "string",
+                f"Source of the {what} consent (crm, loyalty); null when never captured.",
+            ),
+            Field(
+                f"consent_{p}_record_id",
+                "string",
+                f"Source record whose capture set the {what} consent.",
+                labels=ID_INDIRECT,
+            ),
+            Field(
+                f"consent_{p}_basis",
+                "string",
+                f"GDPR lawful basis for {what} (governance.lawful_basis).",
+                False,
+                accepted=LAWFUL_BASES,
+            ),
+            Field(
+                f"is_{p}_allowed",
+                "boolean",
+                f"Whether the profile may be processed for {what}: consent granted, or a basis "
+                "other than consent and consent not denied (jobs/governance/purposes.py).",
+                False,
+            ),
         ]
     return tuple(out)
 
@@ -241,16 +270,92 @@ PROFILE = Schema(
         Field(
             "channels",
             "array<string>",
-            "Channels the person bought or browsed in: store, web, app.",
+            "Channels the person bought or browsed in: store, web, app (only sources the "
+            "profile's consent lets feed it, governance.source_purposes).",
         ),
-        Field("last_web_visit_at", "timestamp", "Last web event (UTC)."),
-        Field("last_app_visit_at", "timestamp", "Last app event (UTC)."),
-        Field("web_events", "bigint", "Web and app events attributed to the profile."),
+        Field(
+            "last_web_visit_at",
+            "timestamp",
+            "Last web event (UTC); null where web behaviour may not be used.",
+        ),
+        Field(
+            "last_app_visit_at",
+            "timestamp",
+            "Last app event (UTC); null where web behaviour may not be used.",
+        ),
+        Field(
+            "web_events",
+            "bigint",
+            "Web and app events attributed to the profile; 0 where web behaviour may not be used.",
+        ),
         *[f for f in RFM.fields if f.name not in ("profile_id", "as_of")],
         Field("as_of", "date", "The batch date the profile was built for.", False),
     ),
 )
 
+CONSENT_HISTORY = Schema(
+    name="audit.consent_history",
+    description="Append-only consent history: one row per change of a profile's effective "
+    "consent (or lawful basis) for a purpose, as seen by a nightly build.",
+    key=("profile_id", "purpose", "batch_date"),
+    fields=(
+        Field("profile_id", "string", "The profile whose consent changed.", False),
+        Field(
+            "purpose",
+            "string",
+            "email, sms, personalization, ad_sharing or analytics.",
+            False,
+            accepted=PURPOSES,
+        ),
+        Field(
+            "value",
+            "string",
+            "The consent from this change on: granted, denied or unknown.",
+            False,
+            accepted=CONSENT_VALUES,
+        ),
+        Field(
+            "previous_value",
+            "string",
+            "The consent before the change; null on the profile and purpose's first row.",
+            accepted=CONSENT_VALUES,
+        ),
+        Field("captured_at", "timestamp", "When the capture that set the value was made (UTC)."),
+        Field("source", "string", "Source of that capture (crm, loyalty); null when none."),
+        Field(
+            "lawful_basis",
+            "string",
+            "GDPR lawful basis of the purpose at the time (governance.lawful_basis).",
+            False,
+            accepted=LAWFUL_BASES,
+        ),
+        Field(
+            "is_allowed",
+            "boolean",
+            "Whether processing for the purpose was allowed from this change on.",
+            False,
+        ),
+        Field(
+            "record_id",
+            "string",
+            "Source record whose capture set the value; null when none.",
+            labels=ID_INDIRECT,
+        ),
+        Field("batch_date", "date", "The nightly build that saw the change.", False),
+        Field("recorded_at", "timestamp", "When that build recorded it (UTC).", False),
+    ),
+)
+
+# audit.consent_history is derived from gold.profiles, so its schema lives here too.
 GOLD_SCHEMAS = {
-    s.name: s for s in (IDENTITY_MAP, PROFILE_MERGES, RECORD_PROFILES, PURCHASE, RFM, PROFILE)
+    s.name: s
+    for s in (
+        IDENTITY_MAP,
+        PROFILE_MERGES,
+        RECORD_PROFILES,
+        PURCHASE,
+        RFM,
+        PROFILE,
+        CONSENT_HISTORY,
+    )
 }

@@ -11,6 +11,7 @@ a GDPR erasure could not reach them).
 
 from __future__ import annotations
 
+from schemas.audit import AUDIT_SCHEMAS
 from schemas.fields import (
     ID_DIRECT,
     ID_INDIRECT,
@@ -53,7 +54,7 @@ OTHER_TABLES: dict[str, dict[str, frozenset[str]]] = {
 
 def column_labels(table: str, column: str) -> frozenset[str]:
     """The data-usage labels of ``column`` in registered ``table`` (empty: none apply)."""
-    for schemas in (GOLD_SCHEMAS, SILVER_SCHEMAS):
+    for schemas in (GOLD_SCHEMAS, SILVER_SCHEMAS, AUDIT_SCHEMAS):
         if table in schemas:
             try:
                 return schemas[table].field(column).labels

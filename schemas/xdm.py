@@ -26,6 +26,13 @@ NAMESPACES = PERSISTENT_NAMESPACES + LINKED_NAMESPACES
 IDENTITIES_TYPE = "array<struct<namespace:string,value:string>>"
 CONSENT_VALUES = ("granted", "denied", "unknown")
 CONSENT_PURPOSES = ("email", "sms", "personalization", "ad_sharing")
+# Every processing purpose a profile holds consent for (gold.profiles). CONSENT_PURPOSES are
+# the ones a source captures today (silver); analytics stays unknown until one does.
+PURPOSES = (*CONSENT_PURPOSES, "analytics")
+# Accepted values of the source, channel columns (CONTRACTS.md section 1).
+SOURCE_NAMES = ("crm", "loyalty", "pos", "web")
+PERSON_SOURCES = ("crm", "loyalty")
+CHANNELS = ("store", "web", "app")
 
 LINEAGE = (
     Field("batch_date", "date", "Business day of the extract the row came from.", False),
@@ -48,6 +55,8 @@ EXTRA = Field(
     "extra",
     "map<string,string>",
     "Columns the source sent beyond the contract, kept verbatim.",
+    # Nobody described them: they may hold anything, so they are treated as identifying.
+    labels=ID_DIRECT,
 )
 
 
@@ -100,8 +109,14 @@ PERSON_RECORD = Schema(
     description="Person record class: one row per usable CRM or loyalty record version.",
     key=("record_id", "file_sha256", "row_number"),
     fields=(
-        Field("record_id", "string", "Source record id: '<source>:<source key>'.", False),
-        Field("source", "string", "crm or loyalty.", False),
+        Field(
+            "record_id",
+            "string",
+            "Source record id: '<source>:<source key>'.",
+            False,
+            labels=ID_INDIRECT,
+        ),
+        Field("source", "string", "crm or loyalty.", False, accepted=PERSON_SOURCES),
         Field(
             "source_key",
             "string",
@@ -118,13 +133,19 @@ PERSON_RECORD = Schema(
         ),
         Field("loyalty_tier", "string", "Loyalty tier (loyalty records)."),
         Field("points_balance", "bigint", "Loyalty points balance (loyalty records)."),
-        Field("loyalty_status", "string", "active or closed (loyalty records)."),
+        Field(
+            "loyalty_status",
+            "string",
+            "active or closed (loyalty records).",
+            accepted=("active", "closed"),
+        ),
         Field("enrolled_at", "timestamp", "When the member enrolled (loyalty records)."),
         *[
             Field(
                 f"consent_{p}",
                 "string",
                 f"Consent for {p.replace('_', ' ')}: granted, denied or unknown.",
+                accepted=CONSENT_VALUES,
             )
             for p in CONSENT_PURPOSES
         ],
@@ -151,7 +172,7 @@ EXPERIENCE_EVENT = Schema(
     fields=(
         Field("event_id", "string", "The event's id from the source.", False),
         Field("event_ts", "timestamp", "When the event happened (UTC)."),
-        Field("channel", "string", "web or app."),
+        Field("channel", "string", "web or app.", accepted=("web", "app")),
         Field("event_type", "string", "page_view, product_view, add_to_cart, purchase, login, ..."),
         Field("anonymous_id", "string", "Browser cookie id.", labels=ID_INDIRECT),
         Field("device_id", "string", "App device id.", labels=ID_INDIRECT),
@@ -196,11 +217,11 @@ COMMERCE_LINE = Schema(
             "'pos:<transaction_id>:<line_no>' or 'web:<order_id>:<event_id>'.",
             False,
         ),
-        Field("source", "string", "pos or web.", False),
+        Field("source", "string", "pos or web.", False, accepted=("pos", "web")),
         Field("order_id", "string", "POS transaction_id or web order_id: one purchase.", False),
         Field("line_no", "int", "Line number within the receipt (web: 1)."),
         Field("ordered_at", "timestamp", "When the purchase happened (UTC)."),
-        Field("channel", "string", "store, web or app."),
+        Field("channel", "string", "store, web or app.", accepted=CHANNELS),
         Field("store_id", "string", "Store of a POS receipt."),
         Field("loyalty_id", "string", "Loyalty card swiped at the till.", labels=ID_INDIRECT),
         Field("card_token", "string", "Tokenised payment card.", labels=ID_INDIRECT),
@@ -228,10 +249,28 @@ CONSENT_EVENT = Schema(
     description="Consent event class: one row per (record version, purpose) consent capture.",
     key=("record_id", "purpose", "file_sha256", "row_number"),
     fields=(
-        Field("record_id", "string", "Person record the capture came with.", False),
-        Field("source", "string", "crm or loyalty.", False),
-        Field("purpose", "string", "email, sms, personalization or ad_sharing.", False),
-        Field("value", "string", "granted, denied or unknown (unknown is never granted).", False),
+        Field(
+            "record_id",
+            "string",
+            "Person record the capture came with.",
+            False,
+            labels=ID_INDIRECT,
+        ),
+        Field("source", "string", "crm or loyalty.", False, accepted=PERSON_SOURCES),
+        Field(
+            "purpose",
+            "string",
+            "email, sms, personalization or ad_sharing.",
+            False,
+            accepted=CONSENT_PURPOSES,
+        ),
+        Field(
+            "value",
+            "string",
+            "granted, denied or unknown (unknown is never granted).",
+            False,
+            accepted=CONSENT_VALUES,
+        ),
         Field(
             "captured_at",
             "timestamp",
@@ -247,17 +286,26 @@ CONSENT_EVENT = Schema(
     ),
 )
 
+QUARANTINE_REASONS = (
+    "missing_key",
+    "duplicate_key",
+    "malformed_csv_row",
+    "invalid_utf8",
+    "malformed_json",
+)
+
 QUARANTINE = Schema(
     name="silver.quarantine",
     description="Bronze rows that could not be used, with the reason; nothing is dropped silently.",
     key=("source", "file_sha256", "row_number"),
     fields=(
-        Field("source", "string", "crm, loyalty, pos or web.", False),
+        Field("source", "string", "crm, loyalty, pos or web.", False, accepted=SOURCE_NAMES),
         Field(
             "reason_code",
             "string",
             "Why: missing_key, duplicate_key, malformed_csv_row, invalid_utf8, malformed_json.",
             False,
+            accepted=QUARANTINE_REASONS,
         ),
         Field("reason_detail", "string", "Human-readable detail."),
         Field(
@@ -269,14 +317,6 @@ QUARANTINE = Schema(
         Field("quarantined_at", "timestamp", "When the row was quarantined."),
         *LINEAGE,
     ),
-)
-
-QUARANTINE_REASONS = (
-    "missing_key",
-    "duplicate_key",
-    "malformed_csv_row",
-    "invalid_utf8",
-    "malformed_json",
 )
 
 SCHEMAS = {

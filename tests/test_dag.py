@@ -30,12 +30,13 @@ TASKS = {
     "rfm",
     "profiles",
     "quality_gate",
+    "publish",
     "models",
     "segments",
     "report",
 }
 # Columns holding the wall-clock time of the run itself: the rest must repeat exactly.
-WALL_CLOCK = {"_ingested_at", "quarantined_at"}
+WALL_CLOCK = {"_ingested_at", "quarantined_at", "recorded_at"}
 
 
 def cdp(*args: str) -> subprocess.CompletedProcess:
@@ -74,13 +75,20 @@ def test_the_nightly_dag_runs_one_at_a_time_with_retries_in_build_order(dag):
     assert dag.max_active_runs == 1
     assert dag.catchup is False
     assert {t.task_id for t in dag.tasks} == TASKS
-    assert all(t.retries >= 1 for t in dag.tasks if t.task_id != "land")
+    # A failed quality gate is a fact about the data: it fails at once, no retries.
+    assert all(t.retries >= 1 for t in dag.tasks if t.task_id not in ("land", "quality_gate"))
+    assert dag.get_task("quality_gate").retries == 0
     chain = ["land", "bronze", "silver", "identity", "purchases", "rfm", "profiles"]
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
-    # The report comes last and the gate comes before the models and segments.
+    # The gate checks tonight's staged gold before publish replaces the published tables;
+    # the report comes last.
     assert dag.get_task("quality_gate").upstream_task_ids == {"profiles"}
-    assert dag.get_task("models").upstream_task_ids == {"quality_gate"}
+    assert dag.get_task("publish").upstream_task_ids == {"quality_gate"}
+    assert dag.get_task("models").upstream_task_ids == {"publish"}
+    gold = {f"gold.{t}" for t in ("identity_map", "purchases", "rfm", "profiles")}
+    assert gold <= {a.name for a in dag.get_task("publish").outlets}
+    assert not any(dag.get_task(t).outlets for t in ("identity", "purchases", "rfm", "profiles"))
     assert "segments" in dag.get_task("report").upstream_task_ids
     # Tasks pass counts and table names, never data: their params are paths and a date.
     assert set(dag.params.keys()) == {"batch_date", "landing", "warehouse", "config"}

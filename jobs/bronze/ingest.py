@@ -32,6 +32,7 @@ from jobs.bronze.landing_files import (
     read_csv_header,
     sha256_of,
 )
+from jobs.bronze.suppression import Suppression
 from schemas.landing import SOURCES, LandingSpec
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ FILE_LOG_SCHEMA = T.StructType(
         T.StructField("file_bytes", T.LongType()),
         T.StructField("rows", T.LongType()),
         T.StructField("malformed_rows", T.LongType()),
+        T.StructField("suppressed_rows", T.LongType()),
         T.StructField("status", T.StringType()),  # ingested | duplicate | failed
         T.StructField("error", T.StringType()),
         T.StructField("logged_at", T.TimestampType()),
@@ -81,6 +83,8 @@ class FileOutcome:
     file_bytes: int
     rows: int = 0
     malformed_rows: int = 0
+    # Rows not landed because they carry an erased person's identifier (GDPR suppression).
+    suppressed_rows: int = 0
     status: str = "ingested"
     error: str | None = None
 
@@ -359,6 +363,8 @@ class _Pass:
     # hash -> the file of this pass that claimed it; later copies were called duplicates.
     claimed_by: dict[str, FileOutcome] = field(default_factory=dict)
     copies: list[FileOutcome] = field(default_factory=list)
+    # Keyed hashes of erased subjects' identifiers (None: nobody was ever erased).
+    suppression: Suppression | None = None
 
 
 def _read_source(
@@ -382,6 +388,8 @@ def _read_source(
                 continue
             df = read_landed_file(spark, settings.paths.landing, file, spec)
             lined = add_lineage(df, file, outcome.file_sha256, run.ingested_at)
+            if run.suppression is not None:
+                lined, outcome.suppressed_rows = run.suppression.apply(lined, source)
             run.frames.setdefault(source, []).append((outcome, lined))
             run.known.add(outcome.file_sha256)
             run.claimed_by[outcome.file_sha256] = outcome
@@ -410,6 +418,8 @@ def _retry_copies(spark: SparkSession, settings: Settings, run: _Pass) -> list[F
         try:
             df = read_landed_file(spark, settings.paths.landing, file, SOURCES[copy.source])
             lined = add_lineage(df, file, copy.file_sha256, run.ingested_at)
+            if run.suppression is not None:
+                lined, copy.suppressed_rows = run.suppression.apply(lined, copy.source)
         except Exception as exc:
             _fail(copy, file.uri, exc)
             continue
@@ -440,6 +450,7 @@ def run_range(spark: SparkSession, settings: Settings, dates: list[str]) -> list
     run = _Pass(
         known=_already_ingested(spark, settings.paths.warehouse),
         ingested_at=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+        suppression=Suppression.load(spark, settings),
     )
     for day in days:
         for source in settings.ingest.sources:
@@ -475,7 +486,9 @@ def _log_files(
         }
         rows.append(tuple(row[f.name] for f in FILE_LOG_SCHEMA.fields))
     log_df = spark.createDataFrame(rows, FILE_LOG_SCHEMA)
-    catalog.write(log_df, "bronze.file_log", settings.paths.warehouse, mode="append")
+    catalog.write(
+        log_df, "bronze.file_log", settings.paths.warehouse, mode="append", merge_schema=True
+    )
 
 
 def run(spark: SparkSession, settings: Settings, batch_date: str) -> IngestReport:

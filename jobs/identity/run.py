@@ -35,7 +35,7 @@ from jobs.identity.graph import (
 )
 from jobs.identity.limits import enforce_profile_limits
 from jobs.identity.profile_ids import assign_profile_ids
-from schemas.gold import IDENTITY_MAP, RECORD_PROFILES
+from schemas.gold import IDENTITY_MAP, PROFILE_MERGES, RECORD_PROFILES
 from schemas.xdm import SCHEMAS
 
 if TYPE_CHECKING:
@@ -85,20 +85,16 @@ def _check_one_profile_per_component(components: DataFrame, assigned: DataFrame)
         raise CdpError(f"profile id {clash[0]['profile_id']} given to two components; refusing")
 
 
-def _append_new_merges(spark: SparkSession, merges: DataFrame, warehouse: str) -> None:
-    """Merge history is append-only; a re-run of the same date must not add or lose rows."""
-    if not catalog.exists(spark, "gold.profile_merges", warehouse):
-        catalog.write(merges, "gold.profile_merges", warehouse, mode="append")
-        return
-    from delta.tables import DeltaTable
-
-    target = DeltaTable.forPath(spark, catalog.table_path("gold.profile_merges", warehouse))
-    (
-        target.alias("t")
-        .merge(merges.alias("s"), "t.retired_profile_id = s.retired_profile_id")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+def _stage_merges(spark: SparkSession, merges: DataFrame, warehouse: str) -> None:
+    """Merge history is append-only: tonight's staged table is the published history plus
+    tonight's new merges (a retired id already recorded keeps its row), so publishing can
+    replace the table whole, and a re-run of the same date adds and loses nothing."""
+    staged = merges.dropDuplicates(["retired_profile_id"])
+    if catalog.exists(spark, "gold.profile_merges", warehouse):
+        history = catalog.read(spark, "gold.profile_merges", warehouse)
+        new = staged.join(history.select("retired_profile_id"), "retired_profile_id", "left_anti")
+        staged = history.unionByName(new)
+    catalog.write_staged(PROFILE_MERGES.conform(staged), "gold.profile_merges", warehouse)
 
 
 def merge_components(
@@ -311,27 +307,25 @@ def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityRep
         previous = catalog.read(spark, "gold.identity_map", wh).select(
             "vertex_id", "profile_id", "profile_created_at"
         )
-        # Materialise last night's map before the write below replaces it.
+        # Last night's published map (tonight's is staged until the quality gate passes),
+        # materialised once: assignment and the checks below read it.
         previous = previous.localCheckpoint()
     assigned, merges = assign_profile_ids(comps, previous, run_at)
     assigned = assigned.localCheckpoint()
     _check_one_profile_per_component(comps, assigned)
     identity_map = build_identity_map(vertex_df, assigned).localCheckpoint()
-    catalog.write(identity_map, "gold.identity_map", wh, mode="overwrite")
-    _append_new_merges(spark, merges, wh)
-    catalog.write(
-        RECORD_PROFILES.conform(record_profiles(obs, identity_map)),
-        "gold.record_profiles",
-        wh,
-        mode="overwrite",
+    catalog.write_staged(identity_map, "gold.identity_map", wh)
+    _stage_merges(spark, merges, wh)
+    catalog.write_staged(
+        RECORD_PROFILES.conform(record_profiles(obs, identity_map)), "gold.record_profiles", wh
     )
 
-    published = catalog.read(spark, "gold.identity_map", wh)
+    staged = catalog.read_staged(spark, "gold.identity_map", wh)
     report = IdentityReport(
         batch_date,
-        identifiers=published.count(),
+        identifiers=staged.count(),
         edges=catalog.read(spark, "silver.identity_edges", wh).count(),
-        profiles=published.select("profile_id").distinct().count(),
+        profiles=staged.select("profile_id").distinct().count(),
         cuts=catalog.read(spark, "audit.identity_cuts", wh)
         .where(F.col("batch_date") == F.lit(day))
         .count(),

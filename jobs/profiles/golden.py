@@ -98,23 +98,38 @@ def golden_attributes(
 def latest_consent(consent: DataFrame, purposes: tuple[str, ...]) -> DataFrame:
     """Per profile and purpose the latest capture (value, time, source), one row per profile.
 
-    ``consent``: profile_id, purpose, value, captured_at, source. The latest capture wins
-    across sources and merged identities; on a tie the more protective value wins.
+    ``consent``: profile_id, purpose, value, captured_at, source and optionally record_id
+    (then kept as consent_<p>_record_id). The latest capture wins across sources and merged
+    identities; a capture without a time loses to any timed one; on a tie the more
+    protective value wins (denied, then unknown, then granted). A purpose never captured is
+    unknown: unknown never counts as granted.
     """
     strict = F.create_map(
         *[x for v, i in _CONSENT_STRICTNESS.items() for x in (F.lit(v), F.lit(i))]
     )
+    with_record = "record_id" in consent.columns
+    record = F.col("record_id") if with_record else F.lit(None).cast("string")
+    captures = consent.select(
+        "profile_id",
+        "purpose",
+        # A value outside granted/denied/unknown is read as unknown, never as granted.
+        F.when(F.col("value").isin(*_CONSENT_STRICTNESS), F.col("value"))
+        .otherwise(F.lit("unknown"))
+        .alias("value"),
+        "captured_at",
+        "source",
+        record.alias("record_id"),
+    ).where(F.col("purpose").isin(*purposes))
     latest = Window.partitionBy("profile_id", "purpose").orderBy(
-        F.col("captured_at").desc_nulls_last(), strict[F.col("value")].asc(), F.col("source")
+        F.col("captured_at").desc_nulls_last(),
+        strict[F.col("value")].asc(),
+        F.col("source").asc_nulls_last(),
+        F.col("record_id").desc_nulls_last(),
     )
-    chosen = consent.withColumn("_pos", F.row_number().over(latest)).where("_pos = 1")
+    chosen = captures.withColumn("_pos", F.row_number().over(latest)).where("_pos = 1")
+    kept = ("value", "captured_at", "source", "record_id")
     wide = chosen.groupBy("profile_id").agg(
-        *[
-            F.max(F.when(F.col("purpose") == p, F.struct("value", "captured_at", "source"))).alias(
-                p
-            )
-            for p in purposes
-        ]
+        *[F.max(F.when(F.col("purpose") == p, F.struct(*kept))).alias(p) for p in purposes]
     )
     return wide.select(
         "profile_id",
@@ -125,6 +140,7 @@ def latest_consent(consent: DataFrame, purposes: tuple[str, ...]) -> DataFrame:
                 F.coalesce(F.col(f"{p}.value"), F.lit("unknown")).alias(f"consent_{p}"),
                 F.col(f"{p}.captured_at").alias(f"consent_{p}_at"),
                 F.col(f"{p}.source").alias(f"consent_{p}_source"),
+                *([F.col(f"{p}.record_id").alias(f"consent_{p}_record_id")] if with_record else []),
             )
         ],
     )

@@ -1,7 +1,9 @@
 """Profiles main: gold.purchases, gold.rfm and gold.profiles for one batch date, by table name.
 
-Each step reads what the step before published and replaces its own table whole, so
-re-running a date gives the same tables. Three steps, three DAG tasks (dags/cdp_nightly.py).
+Each step reads what the step before staged tonight and stages its own table whole
+(``catalog.write_staged``), so re-running a date gives the same tables; the DAG publishes the
+staged tables once the quality gate passes (expectations/gate.py). Three steps, three DAG
+tasks (dags/cdp_nightly.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pyspark.sql import functions as F
 
 from cdp import catalog
 from cdp.errors import CdpError
+from jobs.governance.consent import run_consent_history
 from jobs.profiles.profiles import build_profiles
 from jobs.profiles.purchases import purchases
 from jobs.profiles.rfm import rfm
@@ -34,9 +37,9 @@ def _read(spark: SparkSession, name: str, warehouse: str, day: dt.date) -> DataF
 
 
 def _needs(spark: SparkSession, warehouse: str, *names: str) -> None:
-    missing = [n for n in names if not catalog.exists(spark, n, warehouse)]
+    missing = [n for n in names if not catalog.exists_staged(spark, n, warehouse)]
     if missing:
-        raise CdpError(f"profiles need {', '.join(missing)}; run the identity step first")
+        raise CdpError(f"profiles need tonight's {', '.join(missing)}; run the identity step first")
 
 
 def run_purchases(spark: SparkSession, settings: Settings, batch_date: str) -> int:
@@ -45,11 +48,11 @@ def run_purchases(spark: SparkSession, settings: Settings, batch_date: str) -> i
     _needs(spark, wh, "gold.record_profiles")
     orders = purchases(
         _read(spark, "silver.commerce_lines", wh, day),
-        catalog.read(spark, "gold.record_profiles", wh),
+        catalog.read_staged(spark, "gold.record_profiles", wh),
         settings.profiles.fx_rates,
     )
-    catalog.write(orders, "gold.purchases", wh, mode="overwrite")
-    count = catalog.read(spark, "gold.purchases", wh).count()
+    catalog.write_staged(orders, "gold.purchases", wh)
+    count = catalog.read_staged(spark, "gold.purchases", wh).count()
     log.info("purchases %s: %d orders", batch_date, count)
     return count
 
@@ -59,13 +62,13 @@ def run_rfm(spark: SparkSession, settings: Settings, batch_date: str) -> int:
     wh, day = settings.paths.warehouse, dt.date.fromisoformat(batch_date)
     _needs(spark, wh, "gold.purchases")
     scored = rfm(
-        catalog.read(spark, "gold.purchases", wh),
+        catalog.read_staged(spark, "gold.purchases", wh),
         day,
         settings.profiles.rfm_lookback_days,
         settings.profiles.rfm_segments,
     )
-    catalog.write(scored, "gold.rfm", wh, mode="overwrite")
-    count = catalog.read(spark, "gold.rfm", wh).count()
+    catalog.write_staged(scored, "gold.rfm", wh)
+    count = catalog.read_staged(spark, "gold.rfm", wh).count()
     log.info("rfm %s: %d buyers", batch_date, count)
     return count
 
@@ -76,20 +79,25 @@ def run_profiles(spark: SparkSession, settings: Settings, batch_date: str) -> in
     _needs(spark, wh, "gold.identity_map", "gold.record_profiles", "gold.purchases", "gold.rfm")
     p = settings.profiles
     built = build_profiles(
-        identity_map=catalog.read(spark, "gold.identity_map", wh),
-        record_profiles=catalog.read(spark, "gold.record_profiles", wh),
+        identity_map=catalog.read_staged(spark, "gold.identity_map", wh),
+        record_profiles=catalog.read_staged(spark, "gold.record_profiles", wh),
         person_records=_read(spark, "silver.person_records", wh, day),
         experience_events=_read(spark, "silver.experience_events", wh, day),
         commerce_lines=_read(spark, "silver.commerce_lines", wh, day),
         consent_events=_read(spark, "silver.consent_events", wh, day),
-        purchases=catalog.read(spark, "gold.purchases", wh),
-        rfm=catalog.read(spark, "gold.rfm", wh),
+        purchases=catalog.read_staged(spark, "gold.purchases", wh),
+        rfm=catalog.read_staged(spark, "gold.rfm", wh),
         survivorship=p.survivorship,
         source_priority=p.source_priority,
         rates=p.fx_rates,
         as_of=day,
+        governance=settings.governance,
     )
-    catalog.write(built, "gold.profiles", wh, mode="overwrite")
-    count = catalog.read(spark, "gold.profiles", wh).count()
+    catalog.write_staged(built, "gold.profiles", wh)
+    count = catalog.read_staged(spark, "gold.profiles", wh).count()
     log.info("profiles %s: %d profiles", batch_date, count)
+    # Consent changes since earlier nights, appended to the audit history (staged beside).
+    run_consent_history(
+        spark, settings, batch_date, catalog.read_staged(spark, "gold.profiles", wh)
+    )
     return count

@@ -1,0 +1,150 @@
+"""Where a subject's data lives: their rows in every table of every layer.
+
+One rule per table says how a row belongs to the subject, and which columns pick it out for
+deletion (a Delta MERGE on those columns; the rows' values never appear in a predicate, so
+the transaction log does not record them). Every registered table has a rule or is declared
+free of personal data; a table added without either is refused (tests/test_gdpr.py).
+
+- bronze: the landed row carries one of the subject's identifiers once normalised as silver
+  would (jobs/gdpr/identifiers.py), or an unparsable row's raw text mentions one;
+- silver: the row's ``identities`` hold one of them; quarantine rows come from the subject's
+  bronze rows (lineage) or their raw text mentions one;
+- identity graph: edges and cuts on one of their identifiers;
+- gold and audit: the subject's profile ids (current and retired).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from cdp import catalog
+from jobs.gdpr.identifiers import landed_identities
+from schemas.landing import SOURCES
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from cdp.settings import Settings
+    from jobs.gdpr.subject import Subject
+
+# Tables that hold nothing about a person (file names, counts, keyed hashes only).
+NO_PERSONAL_DATA = frozenset({"bronze.file_log", "audit.gdpr_requests", "audit.suppression_list"})
+
+BRONZE_KEY = ("_file_sha256", "_row_number")
+BRONZE_CAME_FROM = ("_source_file", "_batch_date", "_ingested_at", "_row_number")
+SILVER_CAME_FROM = ("source_file", "batch_date", "row_number")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a table's rows are matched to a subject."""
+
+    keys: tuple[str, ...]  # columns that pick the subject's rows out for deletion
+    came_from: tuple[str, ...] = ()  # where and when the row came from, for the access export
+
+
+def _vertex(namespace: str, value: str) -> Column:
+    return F.array(F.struct(F.col(namespace).alias("namespace"), F.col(value).alias("value")))
+
+
+def mentions(subject: Subject, text: Column) -> Column:
+    """Whether free text (an unparsable landed row) names one of the subject's identifiers."""
+    values = sorted({v for ns, v in subject.identifiers if len(v) >= 4})
+    if not values:
+        return F.lit(False)
+    pattern = "(?i)(?<![\\w.@+-])(" + "|".join(re.escape(v) for v in values) + ")(?![\\w@-])"
+    return F.coalesce(text.rlike(pattern), F.lit(False))
+
+
+def _in(column: str, values: tuple[str, ...]) -> Column:
+    return F.col(column).isin(*values) if values else F.lit(False)
+
+
+def rule(name: str) -> Rule | None:
+    """The table's rule; None for a table free of personal data."""
+    if name in NO_PERSONAL_DATA:
+        return None
+    layer = name.split(".", 1)[0]
+    if layer == "bronze":
+        return Rule(BRONZE_KEY, BRONZE_CAME_FROM)
+    fixed = {
+        "silver.person_records": Rule(("record_id", "file_sha256", "row_number"), SILVER_CAME_FROM),
+        "silver.experience_events": Rule(
+            ("event_id", "file_sha256", "row_number"), SILVER_CAME_FROM
+        ),
+        "silver.commerce_lines": Rule(("line_id", "file_sha256", "row_number"), SILVER_CAME_FROM),
+        "silver.consent_events": Rule(
+            ("record_id", "purpose", "file_sha256", "row_number"), SILVER_CAME_FROM
+        ),
+        "silver.quarantine": Rule(("source", "file_sha256", "row_number"), SILVER_CAME_FROM),
+        "silver.identity_edges": Rule(("src", "dst"), ("source", "first_seen", "last_seen")),
+        "audit.identity_cuts": Rule(("namespace", "value", "batch_date"), ("batch_date",)),
+        "gold.identity_map": Rule(("namespace", "identifier"), ("first_seen", "last_seen")),
+        "gold.profile_merges": Rule(("retired_profile_id",), ("merged_at",)),
+        "gold.record_profiles": Rule(("record_id",)),
+        "gold.purchases": Rule(("order_id",), ("source", "ordered_at", "batch_date")),
+    }
+    # Every other gold and audit table is about profiles: its rows go by profile id.
+    return fixed.get(name, Rule(("profile_id",)))
+
+
+def _match(name: str, df: DataFrame, subject: Subject, settings: Settings) -> Column:
+    """The condition that a row of table ``name`` belongs to ``subject``."""
+    profiles = subject.profile_ids
+    if name.startswith("bronze."):
+        source = name.split(".", 1)[1]
+        ids = landed_identities(df, source, settings.standardise)
+        return subject.carries(ids) | mentions(subject, F.col("_raw_record"))
+    if name == "silver.quarantine":
+        return mentions(subject, F.col("raw_record"))
+    if "identities" in df.columns:
+        return subject.carries(F.col("identities"))
+    if name == "silver.identity_edges":
+        return subject.carries(_vertex("src_namespace", "src_value")) | subject.carries(
+            _vertex("dst_namespace", "dst_value")
+        )
+    if name == "audit.identity_cuts":
+        return subject.carries(_vertex("namespace", "value"))
+    if name == "gold.identity_map":
+        return _in("profile_id", profiles) | subject.carries(_vertex("namespace", "identifier"))
+    if name == "gold.profile_merges":
+        return _in("profile_id", profiles) | _in("retired_profile_id", profiles)
+    if "profile_id" in df.columns:
+        return _in("profile_id", profiles)
+    raise ValueError(f"no GDPR rule matches table {name}")
+
+
+def subject_rows(spark: SparkSession, settings: Settings, subject: Subject) -> dict[str, DataFrame]:
+    """The subject's rows in every table that exists, by table name (tables with none included)."""
+    wh = settings.paths.warehouse
+    found: dict[str, DataFrame] = {}
+    for name in catalog.TABLES:
+        if rule(name) is None or not catalog.exists(spark, name, wh):
+            continue
+        df = catalog.read(spark, name, wh)
+        found[name] = df.where(_match(name, df, subject, settings))
+    # Quarantined rows also come from the subject's bronze rows, whatever their text says.
+    if "silver.quarantine" in found:
+        quarantine = catalog.read(spark, "silver.quarantine", wh)
+        bronze_keys = [
+            found[spec.bronze_table].select(
+                F.lit(spec.source).alias("source"),
+                F.col("_file_sha256").alias("file_sha256"),
+                F.col("_row_number").alias("row_number"),
+            )
+            for spec in SOURCES.values()
+            if spec.bronze_table in found
+        ]
+        if bronze_keys:
+            keys = bronze_keys[0]
+            for more in bronze_keys[1:]:
+                keys = keys.unionByName(more)
+            by_lineage = quarantine.join(keys, ["source", "file_sha256", "row_number"], "left_semi")
+            found["silver.quarantine"] = (
+                found["silver.quarantine"].unionByName(by_lineage).distinct()
+            )
+    return found

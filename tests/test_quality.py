@@ -1,0 +1,304 @@
+"""The quality gate: a suite per table, passing on a real build, and stopping a broken one.
+
+A broken staged gold table makes ``run_gate`` raise before anything is published; in the
+real nightly DAG (`cdp run` in a fresh process, as test_dag.py runs it) a night whose source
+delivered a value outside the contract fails at quality_gate, publish never runs, and the
+published gold tables stay exactly the previous night's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdp import catalog
+from cdp.errors import CdpError
+from expectations import gate, suites
+from schemas.fields import Field, Schema
+from schemas.gold import GOLD_SCHEMAS, IDENTITY_MAP, PROFILE, RFM
+from schemas.xdm import SCHEMAS
+from tests.conftest import make_settings
+
+# An identifier only the broken table holds: it must not leak into any gate output.
+LEAK = "leak.check@example.com"
+
+
+def _types(expectations: list) -> list[tuple[str, str | None]]:
+    out = []
+    for e in expectations:
+        config = e.configuration
+        column = config.kwargs.get("column") or ",".join(config.kwargs.get("column_list") or [])
+        out.append((config.type, column or None))
+    return out
+
+
+def test_every_silver_and_gold_table_has_a_suite_derived_from_its_schema(monkeypatch):
+    built = suites.build_suites(make_settings("landing", "warehouse"))
+    assert set(SCHEMAS) | set(GOLD_SCHEMAS) | {"silver.identity_edges"} <= set(built)
+    for name, schema in {**SCHEMAS, **GOLD_SCHEMAS}.items():
+        checks = _types(built[name])
+        for column in schema.key:
+            assert ("expect_column_values_to_not_be_null", column) in checks, (name, column)
+        unique = (
+            ("expect_column_values_to_be_unique", schema.key[0])
+            if len(schema.key) == 1
+            else ("expect_compound_columns_to_be_unique", ",".join(schema.key))
+        )
+        assert unique in checks, name
+        for f in schema.fields:
+            if not f.nullable:
+                assert ("expect_column_values_to_not_be_null", f.name) in checks, (name, f.name)
+            if f.accepted:
+                assert ("expect_column_values_to_be_in_set", f.name) in checks, (name, f.name)
+    profiles = [e.description for e in built["gold.profiles"] if e.description]
+    assert "consent_email other than unknown has consent_email_at and consent_email_source" in (
+        profiles
+    )
+
+    # A table added to the schemas later gets its suite without touching expectations/.
+    new = Schema(
+        "gold.new_things",
+        "A table added later.",
+        (Field("thing_id", "string", "Key.", False), Field("kind", "string", "", accepted=("a",))),
+        key=("thing_id",),
+    )
+    monkeypatch.setitem(GOLD_SCHEMAS, new.name, new)
+    checks = _types(suites.build_suites(make_settings("landing", "warehouse"))[new.name])
+    assert ("expect_column_values_to_be_unique", "thing_id") in checks
+    assert ("expect_column_values_to_be_in_set", "kind") in checks
+
+
+def test_the_suites_pass_on_a_built_warehouse_and_write_data_docs(spark, built):
+    settings, results = built
+    wh = settings.paths.warehouse
+    for result in results:
+        quality = result.quality
+        assert quality is not None and quality.success and not quality.skipped
+        assert quality.failures == []
+        # Every silver and gold table was checked: silver on the night's slice, gold as staged.
+        assert set(SCHEMAS) <= set(quality.tables)
+        assert {n for n, what in quality.tables.items() if what == "staged"} >= set(
+            n for n in GOLD_SCHEMAS if n.startswith("gold.")
+        )
+        assert quality.expectations > 50
+        summary = json.loads(Path(quality.summary_path).read_text())
+        assert summary["success"] is True and summary["batch_date"] == result.batch_date
+        # Publish replaced every gold table and dropped the staged copies.
+        assert {"gold.identity_map", "gold.profiles"} <= set(result.published)
+    assert not any(catalog.exists_staged(spark, n, wh) for n in catalog.TABLES)
+    docs = Path(wh) / "_quality" / "data_docs"
+    assert (docs / "index.html").is_file()
+    assert list((docs / "validations").rglob("*.html"))
+    assert (docs / "expectations" / "gold" / "profiles.html").is_file()
+
+
+def _frame(spark, schema: Schema, *rows: dict):
+    """A DataFrame of ``schema`` from partial rows (unnamed columns null)."""
+    return spark.createDataFrame(
+        [tuple(r.get(n) for n in schema.names) for r in rows], schema.struct()
+    )
+
+
+# A value for a required column that its suite accepts ("unknown" consent needs no time).
+FILLERS = {
+    "string": "x",
+    "boolean": False,
+    "date": dt.date(2026, 11, 24),
+    "timestamp": dt.datetime(2026, 11, 24, 12),
+    "bigint": 0,
+    "int": 0,
+}
+
+
+def _valid_row(schema: Schema, **given) -> dict:
+    """``given`` plus a valid value for every other non-nullable column of ``schema``."""
+    row = {}
+    for f in schema.fields:
+        if f.name in given or f.nullable:
+            continue
+        if f.accepted:
+            row[f.name] = "unknown" if "unknown" in f.accepted else f.accepted[0]
+        else:
+            row[f.name] = FILLERS[f.dtype]
+    return {**row, **given}
+
+
+def _profile(profile_id: str) -> dict:
+    return _valid_row(PROFILE, profile_id=profile_id, rfm_segment="No purchases")
+
+
+def _identifier(namespace: str, value: str, profile_id: str, vertex_id: int) -> dict:
+    return {
+        "namespace": namespace,
+        "identifier": value,
+        "profile_id": profile_id,
+        "vertex_id": vertex_id,
+    }
+
+
+def test_a_broken_staged_gold_table_fails_the_gate_and_is_not_published(spark, tmp_path):
+    settings = make_settings(tmp_path / "landing", tmp_path / "warehouse")
+    wh, day = settings.paths.warehouse, "2026-11-24"
+    # Last night's published gold: two profiles and their identifiers.
+    catalog.write(
+        _frame(spark, PROFILE, _profile("p1"), _profile("p2")),
+        "gold.profiles",
+        wh,
+        mode="overwrite",
+    )
+    good = _frame(
+        spark, IDENTITY_MAP, _identifier("email", "ann@example.com", "p1", 1),
+        _identifier("crm_id", "C1", "p2", 2),
+    )  # fmt: skip
+    catalog.write(good, "gold.identity_map", wh, mode="overwrite")
+
+    # Tonight's staged map: an identifier twice, and one pointing at a profile that is nowhere.
+    broken = _frame(
+        spark, IDENTITY_MAP, _identifier("email", "ann@example.com", "p1", 1),
+        _identifier("crm_id", "C1", "p2", 2), _identifier("email", LEAK, "p1", 3),
+        _identifier("email", LEAK, "p1", 3), _identifier("phone", "+46700000001", "p9", 4),
+    )  # fmt: skip
+    catalog.write_staged(broken, "gold.identity_map", wh)
+    # And an RFM table from a job that forgot a column.
+    rfm = _frame(spark, RFM, _valid_row(RFM, profile_id="p1", r_score=3, f_score=1, m_score=2))
+    catalog.write_staged(rfm.drop("rfm_segment"), "gold.rfm", wh)
+
+    published = []
+    with pytest.raises(CdpError, match=r"quality gate failed for 2026-11-24: gold\.identity_map"):
+        gate.run_gate(spark, settings, day)
+        published = catalog.publish(spark, list(catalog.TABLES), wh)  # what run_batch does next
+    assert published == []
+    assert catalog.exists_staged(spark, "gold.identity_map", wh)
+    assert sorted(r.identifier for r in catalog.read(spark, "gold.identity_map", wh).collect()) == [
+        "C1",
+        "ann@example.com",
+    ]
+
+    summary = json.loads((Path(wh) / "_quality" / f"run-{day}.json").read_text())
+    assert summary["success"] is False
+    assert summary["tables"] == {
+        "gold.identity_map": "staged",
+        "gold.rfm": "staged",
+        "gold.profiles": "published",
+    }
+    failed = {(f["table"], f["expectation"], f["unexpected"]) for f in summary["failures"]}
+    assert failed == {
+        ("gold.identity_map", "expect_compound_columns_to_be_unique", 2),
+        ("gold.identity_map", "unexpected_rows_expectation", 1),  # p9 is not in gold.profiles
+        ("gold.rfm", "expect_column_values_to_be_in_set", None),
+    }
+    missing = next(f for f in summary["failures"] if f["table"] == "gold.rfm")
+    assert missing["column"] == "rfm_segment" and "rfm_segment" in missing["error"]
+    assert (Path(wh) / "_quality" / "data_docs" / "index.html").is_file()
+    # Counts only: the offending identifier is in no file the gate wrote.
+    quality = [p for p in (Path(wh) / "_quality").rglob("*") if p.is_file()]
+    assert quality and not [p for p in quality if LEAK.encode() in p.read_bytes()]
+
+    # quality.gate=false skips the gate (with a warning), for debugging a failing build only.
+    off = dataclasses.replace(settings, quality=dataclasses.replace(settings.quality, gate=False))
+    assert gate.run_gate(spark, off, day).skipped
+
+
+# ----------------------------------------------------------------------------- the DAG
+
+END = dt.date(2026, 11, 24)
+NIGHTS = [(END - dt.timedelta(days=1)).isoformat(), END.isoformat()]
+
+
+def _cdp(*args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CDP_SPARK__MASTER": "local[2]",
+        "CDP_SPARK__SHUFFLE_PARTITIONS": "2",
+        "CDP_SPARK__DRIVER_MEMORY": "2g",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cdp.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
+
+
+def _gold_state(spark, wh: str) -> dict[str, tuple[int, list]]:
+    """Each published gold table's Delta version and rows."""
+    from delta.tables import DeltaTable
+
+    state = {}
+    for name in catalog.TABLES:
+        if name.startswith("gold.") and catalog.exists(spark, name, wh):
+            table = DeltaTable.forPath(spark, catalog.table_path(name, wh))
+            version = table.history(1).collect()[0]["version"]
+            rows = sorted(
+                json.dumps(r.asDict(recursive=True), default=str)
+                for r in catalog.read(spark, name, wh).collect()
+            )
+            state[name] = (version, rows)
+    return state
+
+
+def _last_run_task_states(warehouse: Path) -> dict[str, str]:
+    """Task states of the latest embedded run, from Airflow's metadata database."""
+    with sqlite3.connect(warehouse / "_airflow" / "airflow.db") as db:
+        run_id = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = 'cdp_nightly' ORDER BY id DESC LIMIT 1"
+        ).fetchone()[0]
+        rows = db.execute(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = 'cdp_nightly' AND run_id = ?",
+            (run_id,),
+        ).fetchall()
+    return dict(rows)
+
+
+def test_a_night_that_breaks_a_suite_stops_the_dag_before_publish(spark, tmp_path):
+    from cdp.synthetic import generate
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse"
+    wh = str(warehouse)
+    generate(landing, persons=60, days=2, seed=5, end_date=END)
+    first = _cdp("run", "--landing", str(landing), "--warehouse", wh, "--date", NIGHTS[0])
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "quality gate:" in first.stdout and "passed" in first.stdout
+    before = _gold_state(spark, wh)
+    assert {"gold.identity_map", "gold.purchases", "gold.profiles"} <= set(before)
+
+    # The second night the web source sends a purchase from a channel the contract does not
+    # know (web|app): nothing before the gate refuses it, so it reaches gold.purchases.
+    event = {
+        "event_id": "kiosk-event-1",
+        "event_ts": f"{NIGHTS[1]}T10:00:00Z",
+        "channel": "kiosk",
+        "event_type": "purchase",
+        "anonymous_id": "kiosk-cookie-1",
+        "sku": "SKU-100001",
+        "order_id": "KIOSK-1",
+        "revenue": "12.50",
+        "currency": "EUR",
+    }
+    (landing / "web" / NIGHTS[1] / "kiosk_events.jsonl").write_text(json.dumps(event) + "\n")
+    second = _cdp("run", "--landing", str(landing), "--warehouse", wh, "--date", NIGHTS[1])
+
+    assert second.returncode != 0
+    assert f"{NIGHTS[1]}: task quality_gate failed: CdpError: quality gate failed" in second.stderr
+    states = _last_run_task_states(warehouse)
+    assert states["profiles"] == "success" and states["quality_gate"] == "failed"
+    assert states["publish"] == "upstream_failed" and states["report"] == "upstream_failed"
+
+    summary = json.loads((warehouse / "_quality" / f"run-{NIGHTS[1]}.json").read_text())
+    failed = {(f["table"], f["column"]) for f in summary["failures"]}
+    assert ("gold.purchases", "channel") in failed
+    assert ("silver.experience_events", "channel") in failed
+    # Tonight's build is still staged, unpublished; the published gold is last night's, to
+    # the Delta version.
+    staged = catalog.read_staged(spark, "gold.purchases", wh)
+    assert staged.where("channel = 'kiosk'").count() == 1
+    assert _gold_state(spark, wh) == before
