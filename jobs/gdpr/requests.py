@@ -89,9 +89,7 @@ def _phone_by_national_digits(spark: SparkSession, warehouse: str, raw: str) -> 
     idmap = catalog.read(spark, "gold.identity_map", warehouse)
     found = [
         r["identifier"]
-        for r in idmap.where(
-            (F.col("namespace") == "phone") & F.col("identifier").endswith(digits)
-        )
+        for r in idmap.where((F.col("namespace") == "phone") & F.col("identifier").endswith(digits))
         .select("identifier")
         .distinct()
         .collect()
