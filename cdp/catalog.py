@@ -301,6 +301,22 @@ def publish(spark: SparkSession, names: list[str] | tuple[str, ...], warehouse: 
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"
 
 
+_stats_checked: set[tuple[int, str]] = set()
+
+
+def _ensure_stats_columns(spark: SparkSession, name: str, df: DataFrame, path: str) -> None:
+    """A table created before statistics were limited gets the limit (once per session)."""
+    from delta.tables import DeltaTable
+
+    if (id(spark), path) in _stats_checked:
+        return
+    props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+    if STATS_COLUMNS not in props:
+        columns = _stats_columns(name, df, partitioned=True)
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{STATS_COLUMNS}' = '{columns}')")
+    _stats_checked.add((id(spark), path))
+
+
 def _stats_columns(name: str, df: DataFrame, partitioned: bool = False) -> str:
     from pyspark.sql.types import (
         DateType,
@@ -354,6 +370,8 @@ def write(
     is_new = not _delta_exists(spark, path)
     if is_new:
         writer = writer.option(STATS_COLUMNS, _stats_columns(name, df, partitioned=True))
+    else:
+        _ensure_stats_columns(spark, name, df, path)
     writer.save(path)
     register(spark, name, warehouse)
     if is_new:

@@ -48,7 +48,8 @@ LANDED_LABELS: dict[str, frozenset[str]] = {
 
 OTHER_TABLES: dict[str, dict[str, frozenset[str]]] = {
     "silver.identity_edges": {"src_value": ID_DIRECT, "dst_value": ID_DIRECT},
-    "audit.identity_cuts": {"value": ID_DIRECT},
+    # A cut's detail names what the identifier was seen with ("seen with crm_id:X").
+    "audit.identity_cuts": {"value": ID_DIRECT, "detail": ID_DIRECT},
 }
 
 

@@ -258,7 +258,7 @@ def test_a_request_names_the_person_in_any_spelling_or_fails_in_one_line(tmp_pat
             normalise(namespace, raw, std)
         assert "\n" not in str(err.value)
     bad = tmp_path / "req.json"
-    for text in ("{", '{"email": "a@b.se", "phone": "+4670"}', '{"height": 2}'):
+    for text in ("{", "[]", '{"email": "a@b.se", "phone": "+4670"}', '{"height": 2}'):
         bad.write_text(text, encoding="utf-8")
         with pytest.raises(CdpError):
             read_request_file(str(bad))

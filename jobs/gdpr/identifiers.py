@@ -58,12 +58,13 @@ def normalise(namespace: str, raw: str, settings: StandardiseSettings) -> str:
         email, valid = std.normalise_email(text)
         key = std.email_match_key(email) if valid else None
         if not key:
-            raise CdpError(f"--email: {raw!r} is not a valid email address")
+            # The value is not repeated: a failed DAG task's message lands in its logs.
+            raise CdpError("--email: not a valid email address")
         return key
     if namespace == "phone":
         phone, issue = std.normalise_phone(text, settings.default_phone_region)
         if not phone:
-            raise CdpError(f"--phone: {raw!r} is not a phone number ({issue})")
+            raise CdpError(f"--phone: not a phone number ({issue})")
         return phone
     return text
 

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from cdp import catalog
-from jobs.gdpr.identifiers import landed_identities
+from jobs.gdpr.identifiers import LANDED_IDENTIFIERS, landed_identities
 from schemas.landing import SOURCES
+from schemas.xdm import QUARANTINE_REASONS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 NO_PERSONAL_DATA = frozenset({"bronze.file_log", "audit.gdpr_requests", "audit.suppression_list"})
 
 BRONZE_KEY = ("_file_sha256", "_row_number")
+MALFORMED_REASONS = tuple(
+    r for r in QUARANTINE_REASONS if r not in ("missing_key", "duplicate_key")
+)
 BRONZE_CAME_FROM = ("_source_file", "_batch_date", "_ingested_at", "_row_number")
 SILVER_CAME_FROM = ("source_file", "batch_date", "row_number")
 
@@ -51,9 +55,10 @@ def _vertex(namespace: str, value: str) -> Column:
     return F.array(F.struct(F.col(namespace).alias("namespace"), F.col(value).alias("value")))
 
 
-def mentions(subject: Subject, text: Column) -> Column:
-    """Whether free text (an unparsable landed row) names one of the subject's identifiers."""
-    values = sorted({v for ns, v in subject.identifiers if len(v) >= 4})
+def mentions(subject: Subject, text: Column, spellings: frozenset[str] = frozenset()) -> Column:
+    """Whether free text (an unparsable landed row, a cut's detail) names one of the subject's
+    identifiers, normalised or in a ``spelling`` it was landed in."""
+    values = sorted({v for ns, v in subject.identifiers if len(v) >= 6} | spellings)
     if not values:
         return F.lit(False)
     pattern = "(?i)(?<![\\w.@+-])(" + "|".join(re.escape(v) for v in values) + ")(?![\\w@-])"
@@ -85,22 +90,35 @@ def rule(name: str) -> Rule | None:
         "audit.identity_cuts": Rule(("namespace", "value", "batch_date"), ("batch_date",)),
         "gold.identity_map": Rule(("namespace", "identifier"), ("first_seen", "last_seen")),
         "gold.profile_merges": Rule(("retired_profile_id",), ("merged_at",)),
-        "gold.record_profiles": Rule(("record_id",)),
+        "gold.record_profiles": Rule(("record_id",), ("source",)),
         "gold.purchases": Rule(("order_id",), ("source", "ordered_at", "batch_date")),
+        "gold.profiles": Rule(("profile_id",), ("first_seen", "last_seen", "as_of")),
+        "gold.rfm": Rule(("profile_id",), ("as_of",)),
+        "audit.consent_history": Rule(
+            ("profile_id",), ("source", "record_id", "captured_at", "batch_date")
+        ),
     }
     # Every other gold and audit table is about profiles: its rows go by profile id.
     return fixed.get(name, Rule(("profile_id",)))
 
 
-def _match(name: str, df: DataFrame, subject: Subject, settings: Settings) -> Column:
+def _match(
+    name: str, df: DataFrame, subject: Subject, settings: Settings, spellings: frozenset[str]
+) -> Column:
     """The condition that a row of table ``name`` belongs to ``subject``."""
     profiles = subject.profile_ids
     if name.startswith("bronze."):
         source = name.split(".", 1)[1]
         ids = landed_identities(df, source, settings.standardise)
-        return subject.carries(ids) | mentions(subject, F.col("_raw_record"))
+        # Raw text only for rows the parser could not read: a readable row's raw line (web
+        # keeps every line) would match an id that happens to appear in a URL or a SKU.
+        unreadable = F.col("_malformed_reason").isNotNull()
+        return subject.carries(ids) | (
+            unreadable & mentions(subject, F.col("_raw_record"), spellings)
+        )
     if name == "silver.quarantine":
-        return mentions(subject, F.col("raw_record"))
+        unreadable = F.col("reason_code").isin(*MALFORMED_REASONS)
+        return unreadable & mentions(subject, F.col("raw_record"), spellings)
     if "identities" in df.columns:
         return subject.carries(F.col("identities"))
     if name == "silver.identity_edges":
@@ -108,7 +126,10 @@ def _match(name: str, df: DataFrame, subject: Subject, settings: Settings) -> Co
             _vertex("dst_namespace", "dst_value")
         )
     if name == "audit.identity_cuts":
-        return subject.carries(_vertex("namespace", "value"))
+        # A cut's detail names the identifiers it was seen with ("seen with crm_id:X").
+        return subject.carries(_vertex("namespace", "value")) | mentions(
+            subject, F.col("detail"), spellings
+        )
     if name == "gold.identity_map":
         return _in("profile_id", profiles) | subject.carries(_vertex("namespace", "identifier"))
     if name == "gold.profile_merges":
@@ -118,15 +139,34 @@ def _match(name: str, df: DataFrame, subject: Subject, settings: Settings) -> Co
     raise ValueError(f"no GDPR rule matches table {name}")
 
 
+def landed_spellings(spark: SparkSession, settings: Settings, subject: Subject) -> frozenset[str]:
+    """The subject's identifiers as they were landed ("Jane.Doe+news@Gmail.com",
+    "070-123 45 67"), from their readable bronze rows: unreadable rows and quarantined raw text
+    are searched for these too."""
+    wh = settings.paths.warehouse
+    out: set[str] = set()
+    for source, columns in LANDED_IDENTIFIERS.items():
+        table = SOURCES[source].bronze_table
+        if not catalog.exists(spark, table, wh):
+            continue
+        df = catalog.read(spark, table, wh)
+        present = [c for _, c in columns if c in df.columns]
+        mine = df.where(subject.carries(landed_identities(df, source, settings.standardise)))
+        for row in mine.select(*[F.trim(F.col(c)).alias(c) for c in present]).collect():
+            out |= {v for v in row if v and len(v) >= 6}
+    return frozenset(out)
+
+
 def subject_rows(spark: SparkSession, settings: Settings, subject: Subject) -> dict[str, DataFrame]:
     """The subject's rows in every table that exists, by table name (tables with none included)."""
     wh = settings.paths.warehouse
+    spellings = landed_spellings(spark, settings, subject)
     found: dict[str, DataFrame] = {}
     for name in catalog.TABLES:
         if rule(name) is None or not catalog.exists(spark, name, wh):
             continue
         df = catalog.read(spark, name, wh)
-        found[name] = df.where(_match(name, df, subject, settings))
+        found[name] = df.where(_match(name, df, subject, settings, spellings))
     # Quarantined rows also come from the subject's bronze rows, whatever their text says.
     if "silver.quarantine" in found:
         quarantine = catalog.read(spark, "silver.quarantine", wh)

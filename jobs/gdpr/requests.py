@@ -84,8 +84,8 @@ def find_subject(spark: SparkSession, settings: Settings, namespace: str, raw: s
 
 def _phone_by_national_digits(spark: SparkSession, warehouse: str, raw: str) -> str:
     digits = "".join(c for c in raw if c.isdigit()).lstrip("0")
-    if len(digits) < 7 or not catalog.exists(spark, "gold.identity_map", warehouse):
-        raise CdpError(f"--phone: {raw!r} is not a phone number; give it as +<country><number>")
+    if len(digits) < 8 or not catalog.exists(spark, "gold.identity_map", warehouse):
+        raise CdpError("--phone: not a phone number; give it as +<country><number>")
     idmap = catalog.read(spark, "gold.identity_map", warehouse)
     found = [
         r["identifier"]
@@ -95,9 +95,9 @@ def _phone_by_national_digits(spark: SparkSession, warehouse: str, raw: str) -> 
         .collect()
     ]
     if len(found) > 1:
-        raise CdpError(f"--phone: {raw!r} matches {len(found)} numbers; give its country code")
+        raise CdpError(f"--phone: matches {len(found)} numbers; give its country code")
     if not found:
-        raise CdpError(f"--phone: {raw!r} is not a known number; give it as +<country><number>")
+        raise CdpError("--phone: not a known number; give it as +<country><number>")
     return found[0]
 
 
@@ -170,14 +170,19 @@ def _vacuum(spark: SparkSession, path: str) -> int:
     return before - storage.count_files(spark, path, ".parquet")
 
 
-def _delete(spark: SparkSession, name: str, matched: DataFrame, warehouse: str) -> int:
-    """Delete ``matched`` rows from table ``name`` by its rule's key columns; rows deleted."""
+def _doomed(name: str, matched: DataFrame) -> DataFrame:
+    """The key columns of the subject's rows in ``name``, materialised now: every table's rows
+    are found before any is deleted (quarantine is found through bronze lineage)."""
+    return matched.select(*locate.rule(name).keys).distinct().localCheckpoint()
+
+
+def _delete(spark: SparkSession, name: str, doomed: DataFrame, warehouse: str) -> int:
+    """Delete the rows of table ``name`` with the ``doomed`` keys; rows deleted."""
     from delta.tables import DeltaTable
 
-    keys = locate.rule(name).keys
-    doomed = matched.select(*keys).distinct().localCheckpoint()
     if doomed.isEmpty():
         return 0
+    keys = locate.rule(name).keys
     target = DeltaTable.forPath(spark, catalog.table_path(name, warehouse))
     before = target.toDF().count()
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
@@ -185,21 +190,32 @@ def _delete(spark: SparkSession, name: str, matched: DataFrame, warehouse: str) 
     return before - target.toDF().count()
 
 
+# Deleted last: while they hold the subject, a request that died half-way finds them again.
+GRAPH_TABLES = ("gold.profile_merges", "gold.identity_map")
+
+
 def erase(spark: SparkSession, settings: Settings, namespace: str, raw: str) -> RequestResult:
-    """Remove the subject from every table and layer, physically, and suppress them."""
+    """Remove the subject from every table and layer, physically, and suppress them.
+
+    Order makes a retry safe: suppress first (a nightly run racing the erasure does not land
+    the person again), find every row before deleting any, delete the identity graph last (a
+    retry after a crash still resolves the subject), vacuum every table whether or not this
+    attempt deleted from it, and audit at the end.
+    """
     received = _now()
     wh = settings.paths.warehouse
     subject = find_subject(spark, settings, namespace, raw)
-    found = locate.subject_rows(spark, settings, subject)
     request_id = str(uuid.uuid4())
-    # Suppress first: a nightly run racing the erasure must not land the person again.
     _suppress(spark, settings, subject, request_id)
-    rows = {name: _delete(spark, name, df, wh) for name, df in found.items()}
+    found = locate.subject_rows(spark, settings, subject)
+    doomed = {name: _doomed(name, df) for name, df in found.items()}
+    order = [n for n in doomed if n not in GRAPH_TABLES] + [n for n in GRAPH_TABLES if n in doomed]
+    rows = {name: _delete(spark, name, doomed[name], wh) for name in order}
     # VACUUM with zero retention is refused unless this check is off (Delta's guard against
     # removing files a concurrent reader still uses; an erasure must remove them).
     spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
     try:
-        files = sum(_vacuum(spark, catalog.table_path(n, wh)) for n, k in rows.items() if k)
+        files = sum(_vacuum(spark, catalog.table_path(n, wh)) for n in doomed)
     finally:
         spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
     for folder in TRANSIENT_FOLDERS:
@@ -285,8 +301,12 @@ def read_request_file(path: str) -> tuple[str, str]:
         request = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise CdpError(f"GDPR request file {file}: not valid JSON ({exc})") from None
-    named = {k: v for k, v in request.items() if k in REQUEST_NAMESPACES and v}
-    if not isinstance(request, dict) or len(named) != 1:
+    named = (
+        {k: v for k, v in request.items() if k in REQUEST_NAMESPACES and v}
+        if isinstance(request, dict)
+        else {}
+    )
+    if len(named) != 1:
         raise CdpError(
             f"GDPR request file {file}: expected exactly one of {', '.join(REQUEST_NAMESPACES)}"
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from cdp import catalog
+from cdp.errors import CdpError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -51,8 +52,43 @@ class Subject:
         return F.coalesce(F.arrays_overlap(identities, mine), F.lit(False))
 
 
+# Cuts that mean an identifier is not one person's: naming it would reach other people.
+SHARED_CUTS = (
+    "blocked_value",
+    "shared_identifier",
+    "household_identifier",
+    "links_several_persons",
+)
+
+
+def _refuse_shared(spark: SparkSession, warehouse: str, namespace: str, identifier: str) -> None:
+    if not catalog.exists(spark, "audit.identity_cuts", warehouse):
+        return
+    cut = (
+        catalog.read(spark, "audit.identity_cuts", warehouse)
+        .where(
+            (F.col("namespace") == namespace)
+            & (F.col("value") == identifier)
+            & F.col("reason").isin(*SHARED_CUTS)
+        )
+        .select("reason")
+        .limit(1)
+        .collect()
+    )
+    if cut:
+        raise CdpError(
+            f"this {namespace} is not one person's (identity guard rail: {cut[0]['reason']});"
+            " name the person by another identifier"
+        )
+
+
 def resolve(spark: SparkSession, warehouse: str, namespace: str, identifier: str) -> Subject:
-    """The subject behind ``namespace``/``identifier`` (normalised) in the published graph."""
+    """The subject behind ``namespace``/``identifier`` (normalised) in the published graph.
+
+    An identifier the guard rails found shared by several people is refused: a request by it
+    would export or erase other people's data.
+    """
+    _refuse_shared(spark, warehouse, namespace, identifier)
     identifiers = {(namespace, identifier)}
     profiles: set[str] = set()
     if catalog.exists(spark, "gold.identity_map", warehouse):
@@ -62,9 +98,15 @@ def resolve(spark: SparkSession, warehouse: str, namespace: str, identifier: str
         ).select("profile_id")
         profiles = {r["profile_id"] for r in hits.collect()}
         if catalog.exists(spark, "gold.profile_merges", warehouse) and profiles:
-            merges = catalog.read(spark, "gold.profile_merges", warehouse)
-            retired = merges.where(F.col("profile_id").isin(*profiles)).select("retired_profile_id")
-            profiles |= {r["retired_profile_id"] for r in retired.collect()}
+            merges = catalog.read(spark, "gold.profile_merges", warehouse).select(
+                "retired_profile_id", "profile_id"
+            )
+            # Follow chains of merges (A into B, later B into C) to every retired id.
+            frontier = set(profiles)
+            while frontier:
+                retired = merges.where(F.col("profile_id").isin(*frontier)).collect()
+                frontier = {r["retired_profile_id"] for r in retired} - profiles
+                profiles |= frontier
         if profiles:
             rows = idmap.where(F.col("profile_id").isin(*profiles)).select(
                 "namespace", "identifier"
