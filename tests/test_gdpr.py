@@ -297,6 +297,12 @@ def test_landed_identifiers_are_normalised_exactly_as_silver_does(spark, built):
         assert joined.where(~(F.col("ids") == F.col("expected"))).count() == 0, source
 
 
+def _other_profiles(spark, warehouse: str, profile: str) -> list[tuple]:
+    """Every gold.profiles row but ``profile``'s, sorted (as_of moves with the build date)."""
+    rows = catalog.read(spark, "gold.profiles", warehouse).where(F.col("profile_id") != profile)
+    return sorted(tuple(r) for r in rows.drop("as_of").collect())
+
+
 def test_erasure_leaves_no_trace_and_the_person_does_not_come_back(spark, gdpr_world):
     """Mutates the module's warehouse: runs after the access test."""
     w = gdpr_world
@@ -305,13 +311,7 @@ def test_erasure_leaves_no_trace_and_the_person_does_not_come_back(spark, gdpr_w
     before_hits = _scan(wh, w["terms"])
     # The scan can fail: before the erasure every identifier is found somewhere.
     assert set().union(*before_hits.values()) == w["terms"]
-    others_before = sorted(
-        tuple(r)
-        for r in catalog.read(spark, "gold.profiles", wh)
-        .where(F.col("profile_id") != w["profile"])
-        .drop("as_of")
-        .collect()
-    )
+    others_before = _other_profiles(spark, wh, w["profile"])
     counts_before = {
         n: catalog.read(spark, n, wh).count()
         for n in catalog.TABLES
@@ -332,13 +332,7 @@ def test_erasure_leaves_no_trace_and_the_person_does_not_come_back(spark, gdpr_w
             continue
         assert catalog.read(spark, name, wh).count() == n - affected.get(name, 0), name
     assert affected["bronze.crm"] >= 1 and affected["gold.profiles"] == 1
-    others_after = sorted(
-        tuple(r)
-        for r in catalog.read(spark, "gold.profiles", wh)
-        .where(F.col("profile_id") != w["profile"])
-        .drop("as_of")
-        .collect()
-    )
+    others_after = _other_profiles(spark, wh, w["profile"])
     assert others_after == others_before
 
     # Their records land again tomorrow, beside someone else's: theirs are refused at the door.

@@ -108,14 +108,11 @@ def _match(
     """The condition that a row of table ``name`` belongs to ``subject``."""
     profiles = subject.profile_ids
     if name.startswith("bronze."):
-        source = name.split(".", 1)[1]
-        ids = landed_identities(df, source, settings.standardise)
-        # Raw text only for rows the parser could not read: a readable row's raw line (web
-        # keeps every line) would match an id that happens to appear in a URL or a SKU.
+        # Rows the parser could not read, by their raw text (readable rows are matched by
+        # their identifiers in ``carrying_bronze_rows``); a readable row's raw line (web keeps
+        # every line) would match an id that happens to appear in a URL or a SKU.
         unreadable = F.col("_malformed_reason").isNotNull()
-        return subject.carries(ids) | (
-            unreadable & mentions(subject, F.col("_raw_record"), spellings)
-        )
+        return unreadable & mentions(subject, F.col("_raw_record"), spellings)
     if name == "silver.quarantine":
         unreadable = F.col("reason_code").isin(*MALFORMED_REASONS)
         return unreadable & mentions(subject, F.col("raw_record"), spellings)
@@ -139,19 +136,32 @@ def _match(
     raise ValueError(f"no GDPR rule matches table {name}")
 
 
-def landed_spellings(spark: SparkSession, settings: Settings, subject: Subject) -> frozenset[str]:
+def carrying_bronze_rows(
+    spark: SparkSession, settings: Settings, subject: Subject
+) -> dict[str, DataFrame]:
+    """Per bronze table, the readable landed rows carrying one of the subject's identifiers
+    once normalised as silver would; materialised, since the normalisers are Python UDFs."""
+    wh = settings.paths.warehouse
+    out = {}
+    for spec in SOURCES.values():
+        if not catalog.exists(spark, spec.bronze_table, wh):
+            continue
+        df = catalog.read(spark, spec.bronze_table, wh)
+        ids = landed_identities(df, spec.source, settings.standardise)
+        out[spec.bronze_table] = df.where(subject.carries(ids)).localCheckpoint()
+    return out
+
+
+def landed_spellings(carrying: dict[str, DataFrame]) -> frozenset[str]:
     """The subject's identifiers as they were landed ("Jane.Doe+news@Gmail.com",
     "070-123 45 67"), from their readable bronze rows: unreadable rows and quarantined raw text
     are searched for these too."""
-    wh = settings.paths.warehouse
     out: set[str] = set()
     for source, columns in LANDED_IDENTIFIERS.items():
-        table = SOURCES[source].bronze_table
-        if not catalog.exists(spark, table, wh):
+        mine = carrying.get(SOURCES[source].bronze_table)
+        if mine is None:
             continue
-        df = catalog.read(spark, table, wh)
-        present = [c for _, c in columns if c in df.columns]
-        mine = df.where(subject.carries(landed_identities(df, source, settings.standardise)))
+        present = [c for _, c in columns if c in mine.columns]
         for row in mine.select(*[F.trim(F.col(c)).alias(c) for c in present]).collect():
             out |= {v for v in row if v and len(v) >= 6}
     return frozenset(out)
@@ -160,13 +170,16 @@ def landed_spellings(spark: SparkSession, settings: Settings, subject: Subject) 
 def subject_rows(spark: SparkSession, settings: Settings, subject: Subject) -> dict[str, DataFrame]:
     """The subject's rows in every table that exists, by table name (tables with none included)."""
     wh = settings.paths.warehouse
-    spellings = landed_spellings(spark, settings, subject)
+    carrying = carrying_bronze_rows(spark, settings, subject)
+    spellings = landed_spellings(carrying)
     found: dict[str, DataFrame] = {}
     for name in catalog.TABLES:
         if rule(name) is None or not catalog.exists(spark, name, wh):
             continue
         df = catalog.read(spark, name, wh)
         found[name] = df.where(_match(name, df, subject, settings, spellings))
+        if name in carrying:
+            found[name] = carrying[name].unionByName(found[name])
     # Quarantined rows also come from the subject's bronze rows, whatever their text says.
     if "silver.quarantine" in found:
         quarantine = catalog.read(spark, "silver.quarantine", wh)
