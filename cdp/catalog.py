@@ -150,6 +150,30 @@ TABLES: dict[str, TableSpec] = {
             "their source, consent per purpose, behaviour, and RFM.",
         ),
         TableSpec(
+            "gold.propensity_scores",
+            "one row per (profile, model)",
+            "Purchase propensity and churn scores of the champion models (MLflow), with the "
+            "model version that produced them and the horizon they look ahead.",
+        ),
+        TableSpec(
+            "gold.segments",
+            "one row per segment definition",
+            "Segments as defined in YAML (rule or look-alike), their purpose and tonight's "
+            "members, entries and exits.",
+        ),
+        TableSpec(
+            "gold.segment_membership",
+            "one row per (segment, profile)",
+            "Segment members with entered and exited times; only profiles whose consent "
+            "allows the segment's purpose (exited_at null = current member).",
+        ),
+        TableSpec(
+            "audit.activation_exports",
+            "one row per (destination, batch date)",
+            "Every activation export: destination, segment, purpose, fields, rows, changes "
+            "since the previous export, withheld for consent, checksum and path.",
+        ),
+        TableSpec(
             "audit.gdpr_requests",
             "one row per GDPR request",
             "GDPR access and erasure requests: kind, subject as a keyed hash (never the raw "

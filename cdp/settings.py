@@ -247,10 +247,87 @@ class AirflowSettings:
 
 @dataclass
 class PropensitySettings:
-    """Purchase propensity model."""
+    """Propensity models (purchase and churn), trained and tracked in MLflow (jobs/models/)."""
 
     # How far ahead the purchase propensity looks (CONTRACTS.md).
     horizon_days: int = 30
+    # Churn: a buyer of the last `churn_lookback_days` who buys nothing in the next
+    # `churn_horizon_days`.
+    churn_horizon_days: int = 60
+    churn_lookback_days: int = 365
+    # Behaviour windows (days before the cutoff) the features are counted over.
+    windows: tuple[int, ...] = (30, 90, 365)
+    # Processing purpose models serve: only profiles allowed for it are trained on and scored.
+    purpose: str = "analytics"
+    # MLflow tracking store and registry; empty means a local SQLite store and artifact folder
+    # at <warehouse>/_mlflow (no server). Any tracking server URI works (http://..., databricks).
+    tracking_uri: str = ""
+    experiment: str = "cdp-propensity"
+    # Registered model names are <registry_prefix><model>, e.g. cdp_purchase_propensity.
+    registry_prefix: str = "cdp_"
+    # Gradient-boosted trees (Spark ML): size of the ensemble and of each tree.
+    max_iter: int = 40
+    max_depth: int = 4
+    step_size: float = 0.1
+    seed: int = 7
+    # A new model becomes champion only when its holdout ROC AUC beats the champion's on the
+    # same holdout by more than this.
+    min_improvement: float = 0.0
+    # The weekly training DAG (cdp_models) retrains on this cron schedule; nightly runs only
+    # score, training first when no champion exists yet.
+    training_schedule: str = "0 4 * * 0"
+
+
+@dataclass
+class SegmentSettings:
+    """Segments defined in YAML files (jobs/segments/)."""
+
+    # Folder of segment definition files (*.yaml); empty means the bundled
+    # jobs/segments/definitions/.
+    definitions: str = ""
+
+
+@dataclass
+class Destination:
+    """One activation destination: which segment goes where, and in what shape."""
+
+    segment: str = ""
+    # The processing purpose the destination serves (email, sms, ad_sharing, ...): only
+    # profiles allowed for it (and for the segment's purpose) are exported.
+    purpose: str = ""
+    format: str = "csv"  # csv or parquet
+    # Fields of gold.profiles to export, plus email_sha256 / phone_sha256 (SHA-256 of the
+    # normalised email or E.164 phone, as ad platforms expect).
+    fields: tuple[str, ...] = ("profile_id",)
+    # A third party (an ad platform) never receives fields labelled no-third-party-export (C2).
+    third_party: bool = True
+
+
+@dataclass
+class ActivationSettings:
+    """Activation exports of segments to channels (jobs/activation/)."""
+
+    # Export folder; empty means <warehouse>/_exports. Files land under
+    # <exports>/<destination>/<batch_date>/.
+    exports: str = ""
+    destinations: dict[str, Destination] = field(
+        default_factory=lambda: {
+            "ads_lookalike": Destination(
+                segment="lookalike_champions",
+                purpose="ad_sharing",
+                format="csv",
+                fields=("email_sha256", "phone_sha256", "country"),
+                third_party=True,
+            ),
+            "email_win_back": Destination(
+                segment="win_back",
+                purpose="email",
+                format="parquet",
+                fields=("profile_id", "email", "first_name", "rfm_segment"),
+                third_party=False,
+            ),
+        }
+    )
 
 
 @dataclass
@@ -267,6 +344,8 @@ class Settings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     propensity: PropensitySettings = field(default_factory=PropensitySettings)
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
+    activation: ActivationSettings = field(default_factory=ActivationSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable form."""
@@ -329,6 +408,14 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return {str(k): _coerce(v, value_type, f"{key}.{k}") for k, v in dict(value).items()}
         if origin in (typing.Union, types.UnionType):
             return value
+        if dataclasses.is_dataclass(annotation):
+            if isinstance(value, str):
+                value = json.loads(value)
+            if dataclasses.is_dataclass(value):
+                return value
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return _apply(annotation(), value, f"{key}.")
     except (TypeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         raise CdpError(f"setting '{key}': cannot read {value!r} as {annotation}") from exc
     return value

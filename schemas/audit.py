@@ -71,4 +71,34 @@ SUPPRESSION = Schema(
     ),
 )
 
-AUDIT_SCHEMAS = {s.name: s for s in (GDPR_REQUEST, SUPPRESSION)}
+EXPORT_FORMATS = ("csv", "parquet")
+
+ACTIVATION_EXPORTS = Schema(
+    name="audit.activation_exports",
+    description="One row per (destination, batch date) export of a segment to a channel.",
+    key=("destination", "batch_date"),
+    fields=(
+        Field("destination", "string", "Destination name (activation.destinations).", False),
+        Field("segment", "string", "The segment exported.", False),
+        Field("purpose", "string", "The purpose the destination serves.", False),
+        Field("format", "string", "csv or parquet.", False, accepted=EXPORT_FORMATS),
+        Field("third_party", "boolean", "Whether the destination is a third party.", False),
+        Field("fields", "array<string>", "The fields exported, in order.", False),
+        Field("rows", "bigint", "Profiles in the export.", False),
+        Field("added", "bigint", "Profiles added since the previous export.", False),
+        Field("removed", "bigint", "Profiles removed since the previous export.", False),
+        Field(
+            "withheld",
+            "bigint",
+            "Segment members not exported because their consent does not allow the "
+            "destination's purpose.",
+            False,
+        ),
+        Field("path", "string", "Folder of the export (data file, changes, manifest).", False),
+        Field("checksum", "string", "SHA-256 of the data file (also in the manifest).", False),
+        Field("batch_date", "date", "The batch date exported.", False),
+        Field("generated_at", "timestamp", "When the export was written (UTC).", False),
+    ),
+)
+
+AUDIT_SCHEMAS = {s.name: s for s in (GDPR_REQUEST, SUPPRESSION, ACTIVATION_EXPORTS)}

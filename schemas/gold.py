@@ -346,6 +346,117 @@ CONSENT_HISTORY = Schema(
     ),
 )
 
+MODELS = ("purchase_propensity", "churn")
+
+PROPENSITY_SCORES = Schema(
+    name="gold.propensity_scores",
+    description="One row per (profile, model): the champion model's score as of the batch date.",
+    key=("profile_id", "model"),
+    fields=(
+        Field("profile_id", "string", "The profile scored.", False),
+        Field(
+            "model",
+            "string",
+            "purchase_propensity (buys within horizon_days) or churn (a recent buyer who "
+            "buys nothing within horizon_days).",
+            False,
+            accepted=MODELS,
+        ),
+        Field(
+            "horizon_days",
+            "int",
+            "How many days ahead the score looks (the label window the model was trained on).",
+            False,
+        ),
+        Field("score", "double", "Probability (0..1) of the outcome within the horizon.", False),
+        Field(
+            "decile",
+            "int",
+            "1-10: the score's decile among tonight's scores of the model (10 = highest).",
+            False,
+        ),
+        Field(
+            "model_version",
+            "string",
+            "MLflow registered model version that produced the score (the champion).",
+            False,
+        ),
+        Field("model_run_id", "string", "MLflow run that trained that version.", False),
+        Field("as_of", "date", "The batch date: features as of the end of this day.", False),
+        Field("scored_at", "timestamp", "When the score was computed (UTC).", False),
+    ),
+)
+
+SEGMENT_KINDS = ("rule", "lookalike")
+
+SEGMENTS = Schema(
+    name="gold.segments",
+    description="One row per segment definition (jobs/segments/definitions/*.yaml) as built.",
+    key=("segment",),
+    fields=(
+        Field("segment", "string", "Segment name.", False),
+        Field("description", "string", "What the segment is for."),
+        Field(
+            "purpose",
+            "string",
+            "Processing purpose the segment serves; members are only profiles allowed for it.",
+            False,
+            accepted=PURPOSES,
+        ),
+        Field(
+            "kind",
+            "string",
+            "rule (an expression over profile columns) or lookalike (profiles most similar to "
+            "a seed segment).",
+            False,
+            accepted=SEGMENT_KINDS,
+        ),
+        Field("rule", "string", "The rule as written (kind rule)."),
+        Field("seed_segment", "string", "The seed segment (kind lookalike)."),
+        Field("members", "bigint", "Current members.", False),
+        Field("entered", "bigint", "Profiles that entered tonight.", False),
+        Field("exited", "bigint", "Profiles that exited tonight.", False),
+        Field("as_of", "date", "The batch date the segment was evaluated for.", False),
+    ),
+)
+
+SEGMENT_MEMBERSHIP = Schema(
+    name="gold.segment_membership",
+    description="One row per (segment, profile): current members (exited_at null) and former "
+    "members that exited by the rule; only profiles allowed for the segment's purpose.",
+    key=("segment", "profile_id"),
+    fields=(
+        Field("segment", "string", "Segment name (gold.segments).", False),
+        Field("profile_id", "string", "The profile.", False),
+        Field("purpose", "string", "The segment's purpose.", False, accepted=PURPOSES),
+        Field(
+            "is_member",
+            "boolean",
+            "Whether the profile is a member as of the batch date (exited_at is null).",
+            False,
+        ),
+        Field(
+            "entered_at",
+            "timestamp",
+            "When the profile entered (the build that first found it; a re-entry restarts it).",
+            False,
+        ),
+        Field("exited_at", "timestamp", "When it left the segment; null while a member."),
+        Field(
+            "similarity",
+            "double",
+            "Look-alike segments: similarity to the seed segment (0..1); null for rule segments.",
+        ),
+        Field("rank", "int", "Look-alike segments: rank by similarity (1 = most similar)."),
+        Field(
+            "top_factors",
+            "array<string>",
+            "Look-alike segments: the features that drove the similarity most.",
+        ),
+        Field("as_of", "date", "The batch date of the build.", False),
+    ),
+)
+
 # audit.consent_history is derived from gold.profiles, so its schema lives here too.
 GOLD_SCHEMAS = {
     s.name: s
@@ -357,5 +468,8 @@ GOLD_SCHEMAS = {
         RFM,
         PROFILE,
         CONSENT_HISTORY,
+        PROPENSITY_SCORES,
+        SEGMENTS,
+        SEGMENT_MEMBERSHIP,
     )
 }
