@@ -8,7 +8,10 @@ JARS := .cache/jars
 DEMO_LANDING ?= data/landing
 DEMO_WAREHOUSE ?= data/warehouse
 DEMO_PERSONS ?= 1000
-DEMO_DAYS ?= 5
+DEMO_DAYS ?= 120
+# The first DEMO_INITIAL_LOAD days arrive as one initial extract (a new installation's
+# history, so the first night can train the propensity models); the rest night by night.
+DEMO_INITIAL_LOAD ?= 118
 DEMO_SEED ?= 7
 DEMO_END ?= 2026-11-24
 
@@ -31,18 +34,19 @@ jars:
 demo-data: setup
 	@if [ ! -d "$(DEMO_LANDING)/crm" ]; then \
 	  $(CDP) generate --out $(DEMO_LANDING) --persons $(DEMO_PERSONS) --days $(DEMO_DAYS) \
-	    --seed $(DEMO_SEED) --end-date $(DEMO_END); \
+	    --seed $(DEMO_SEED) --end-date $(DEMO_END) --initial-load $(DEMO_INITIAL_LOAD); \
 	fi
 
-# Set-up, demo data, then the nightly build for every demo date.
+# Set-up, demo data, then the nightly build for every demo date (the initial load first).
 run: demo-data
 	$(CDP) run --landing $(DEMO_LANDING) --warehouse $(DEMO_WAREHOUSE) \
-	  --from $$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_END)') - d.timedelta(days=$(DEMO_DAYS)-1))") \
+	  --from $$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_END)') - d.timedelta(days=$(DEMO_DAYS)-$(DEMO_INITIAL_LOAD)))") \
 	  --to $(DEMO_END)
 	@echo
 	@echo 'Query it from any process (README: Analysts'"'"' SQL):'
 	@echo '  .venv/bin/cdp sql "select rfm_segment, count(*) as profiles, sum(monetary) as revenue from gold.rfm group by 1 order by 3 desc"'
 	@echo '  .venv/bin/cdp sql "describe table gold.profiles"'
+	@echo '  .venv/bin/cdp sql "select segment, members, entered, exited from gold.segments"'
 	@echo '  .venv/bin/cdp tables'
 
 test: setup

@@ -121,8 +121,11 @@ STAGE_ORDER = (
     "purchases",
     "rfm",
     "profiles",
+    "models",
+    "segments",
     "quality_gate",
     "publish",
+    "activate",
     "report",
 )
 
@@ -196,10 +199,14 @@ def run(args: argparse.Namespace) -> dict:
             stages = {
                 task: _stage(seconds, rows.get(task))
                 for task, seconds in result.task_seconds.items()
-                if task not in ("models", "segments")  # placeholders
             }
             nights_out.append({"batch_date": day, "wall_seconds": result.seconds, "stages": stages})
             log.info("night %s: %.0fs\n%s", day, result.seconds, _stage_table(stages))
+
+        # The models the first night trained (no champion before), with their holdout metrics.
+        models = _model_quality(settings)
+        for m in models:
+            log.info("model %s", m)
 
         accuracy = None
         if args.evaluate:
@@ -227,6 +234,7 @@ def run(args: argparse.Namespace) -> dict:
         "figures": figures,
         "history": {"dates": len(history), "stages": history_stages},
         "nights": nights_out,
+        "models": models,
         "accuracy": accuracy.to_dict() if accuracy else None,
     }
     results_dir = Path(args.out)
@@ -239,10 +247,47 @@ def run(args: argparse.Namespace) -> dict:
     for night in nights_out:
         print(f"nightly DAG run {night['batch_date']}: {night['wall_seconds']:.0f}s wall")
         print(_stage_table(night["stages"]))
+    for m in models:
+        print(
+            f"{m['model']} v{m['version']} (label {m['label_days']} days, holdout "
+            f"{m['holdout_rows']} profiles): ROC AUC {m['roc_auc']:.4f} vs RFM baseline "
+            f"{m['baseline_roc_auc']:.4f}; average precision {m['average_precision']:.4f} vs "
+            f"{m['baseline_average_precision']:.4f}; lift@10% {m['lift_top_decile']:.2f}"
+        )
     if accuracy:
         print(accuracy.table())
     print(json.dumps(figures, indent=2))
     print(f"result: {path}")
+    return out
+
+
+def _model_quality(settings) -> list[dict]:
+    """Holdout metrics of each champion model, from its MLflow run."""
+    from jobs.models import registry
+    from jobs.models.training import MODELS
+
+    client, _ = registry.connect(settings)
+    out = []
+    for model in MODELS:
+        champ = registry.champion(client, settings, model)
+        if champ is None:
+            continue
+        run = client.get_run(champ.run_id).data
+        m = run.metrics
+        out.append(
+            {
+                "model": model,
+                "version": champ.version,
+                "label_days": int(run.params["label_days"]),
+                "holdout_rows": int(run.params["holdout_rows"]),
+                **{
+                    k: m.get(f"holdout_{k}")
+                    for k in ("roc_auc", "average_precision", "brier", "lift_top_decile")
+                },
+                "baseline_roc_auc": m.get("baseline_holdout_roc_auc"),
+                "baseline_average_precision": m.get("baseline_holdout_average_precision"),
+            }
+        )
     return out
 
 

@@ -86,6 +86,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             end,
             settings=_generator_settings(args),
             overwrite=args.overwrite,
+            initial_load_days=args.initial_load,
         )
     except FileExistsError as exc:
         raise CdpError(f"{exc} (add --overwrite to replace it)") from None
@@ -207,6 +208,35 @@ def cmd_gdpr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """Train the propensity models through the cdp_models DAG (MLflow, champion promotion)."""
+    import json
+
+    from cdp import orchestration
+
+    settings = _settings(args)
+    _check_warehouse(settings)
+    if not args.date:
+        raise CdpError("models train needs --date YYYY-MM-DD (the last day of history to use)")
+    result = orchestration.run_training(settings, args.date, args.config)
+    for trained in result.results.get("train", []):
+        m = trained["metrics"]
+        print(
+            f"{trained['model']} v{trained['version']}: holdout ROC AUC "
+            f"{m['holdout_roc_auc']:.4f}, average precision {m['holdout_average_precision']:.4f} "
+            f"(RFM baseline {m['baseline_holdout_roc_auc']:.4f} / "
+            f"{m['baseline_holdout_average_precision']:.4f}); {trained['reason']}"
+        )
+    print(json.dumps({"mlflow": _mlflow_uri(settings)}))
+    return 0
+
+
+def _mlflow_uri(settings: Settings) -> str:
+    from jobs.models.registry import tracking_uri
+
+    return tracking_uri(settings)
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from pyspark.errors import PySparkException
 
@@ -318,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="market mix, e.g. fr_FR=0.5,es_ES=0.3,en_US=0.2 (default: Nordic-European mix)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier generated set")
+    p.add_argument(
+        "--initial-load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="deliver the first N days as one initial extract (landed under the Nth day)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser(
@@ -357,6 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
         who.add_argument(f"--{ns.replace('_', '-')}", dest=ns, metavar="X")
     p.add_argument("--out", help="access: write the JSON export here (default: standard output)")
     p.set_defaults(func=cmd_gdpr)
+
+    p = sub.add_parser(
+        "models", parents=[common, wh], help="train the propensity models (MLflow, champion)"
+    )
+    p.add_argument("action", choices=["train"])
+    p.add_argument("--date", type=_date, help="last day of history to train on")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("tables", parents=[common, wh], help="list tables and their row counts")
     p.set_defaults(func=cmd_tables)

@@ -188,6 +188,15 @@ def run_nightly(
     return run_dag(settings, DAG_ID, logical, conf, batch_date)
 
 
+def run_training(
+    settings: Settings, batch_date: str, config_file: str | None = None
+) -> DagRunResult:
+    """Run dags/cdp_models.py (train, register, promote) for ``batch_date`` in this process."""
+    conf = {"batch_date": batch_date, "warehouse": settings.paths.warehouse, "config": config_file}
+    now = dt.datetime.now(dt.UTC)
+    return run_dag(settings, "cdp_models", now, conf, f"models {batch_date}")
+
+
 def run_gdpr(
     settings: Settings,
     kind: str,

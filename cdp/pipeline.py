@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 
 from cdp import catalog
 from expectations import gate
+from jobs.activation import run as activation
 from jobs.bronze import ingest
 from jobs.identity import run as identity
+from jobs.models import run as models
 from jobs.profiles import run as profiles
+from jobs.segments import run as segments
 from jobs.silver import run as silver
 
 if TYPE_CHECKING:
@@ -36,19 +39,26 @@ class BatchResult:
     profiles: int = 0
     quality: gate.GateResult | None = None
     published: list[str] = field(default_factory=list)
+    scores: dict = field(default_factory=dict)
+    segments: dict = field(default_factory=dict)
+    exports: dict = field(default_factory=dict)
 
 
 def run_batch(spark: SparkSession, settings: Settings, batch_date: str) -> BatchResult:
-    """Land, standardise, resolve identities, build purchases, RFM and profiles, then the
-    quality gate and publish (a failed gate raises CdpError, and gold stays last night's)."""
+    """Land, standardise, resolve identities, build purchases, RFM and profiles, score and
+    segment them, then the quality gate and publish (a failed gate raises CdpError, and gold
+    stays last night's), then the activation exports."""
     bronze_report = ingest.run(spark, settings, batch_date)
     silver_report = silver.run(spark, settings, batch_date)
     identity_report = identity.run(spark, settings, batch_date)
     orders = profiles.run_purchases(spark, settings, batch_date)
     buyers = profiles.run_rfm(spark, settings, batch_date)
     people = profiles.run_profiles(spark, settings, batch_date)
+    scores = models.run_scoring(spark, settings, batch_date)
+    segmented = segments.run_segments(spark, settings, batch_date)
     checked = gate.run_gate(spark, settings, batch_date)
     published = catalog.publish(spark, list(catalog.TABLES), settings.paths.warehouse)
+    exported = activation.run_exports(spark, settings, batch_date)
     return BatchResult(
         batch_date,
         bronze_report,
@@ -59,6 +69,9 @@ def run_batch(spark: SparkSession, settings: Settings, batch_date: str) -> Batch
         people,
         checked,
         published,
+        scores,
+        segmented,
+        exported,
     )
 
 
@@ -127,6 +140,12 @@ def describe_run(run) -> str:
             f" {r.get('purchases', {}).get('purchases', 0)} purchases,"
             f" {r.get('rfm', {}).get('buyers', 0)} buyers with RFM"
         )
+    for model, m in (r.get("models") or {}).items():
+        if "skipped" in m:
+            lines.append(f"  {model}: no scores ({m['skipped']})")
+        else:
+            trained = ", trained tonight (no champion before)" if m.get("trained") else ""
+            lines.append(f"  {model}: {m.get('scored', 0)} scored by v{m['version']}{trained}")
     if "quality_gate" in r:
         lines.append(_describe_gate(r["quality_gate"]))
     return "\n".join(lines)

@@ -1,9 +1,9 @@
 """The nightly build: land -> bronze -> silver -> identity -> purchases -> RFM -> profiles ->
-quality gate -> publish -> report.
+models -> segments -> quality gate -> publish -> activate -> report.
 
 A thin Airflow 3 TaskFlow DAG: each task calls one job by name and returns a few counts
-(XCom carries table names and numbers, never data). Identity and the profile steps stage
-tonight's gold tables; the quality gate (expectations/gate.py) checks them with Great
+(XCom carries table names and numbers, never data). Identity, the profile steps, the
+propensity scores and the segments stage tonight's gold tables; the quality gate (expectations/gate.py) checks them with Great
 Expectations and fails the run when a suite fails, so ``publish`` never replaces last night's
 gold with a broken build. The same file runs embedded, through
 `cdp run --date D` (dag.test with a local SQLite metadata database, every task in the
@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from cdp.catalog import TABLES
@@ -61,7 +60,8 @@ def _run_context() -> tuple[Any, Any, str]:
 
 @dag(
     dag_id="cdp_nightly",
-    description="Nightly CDP build for one business day: bronze, silver, identity, profiles.",
+    description="Nightly CDP build for one business day: bronze, silver, identity, profiles, "
+    "scores, segments, exports.",
     doc_md=__doc__,
     schedule="0 2 * * *",
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
@@ -171,9 +171,33 @@ def cdp_nightly():
         done = catalog.publish(spark, list(catalog.TABLES), settings.paths.warehouse)
         return {"published": len(done), "tables": done}
 
-    # Places in the build for the work of a later issue: propensity models and segments.
-    models = EmptyOperator(task_id="models", doc_md="Propensity scores (MLflow).")
-    segments = EmptyOperator(task_id="segments", doc_md="Consent-filtered segments.")
+    @task
+    def models(built: dict) -> dict:
+        """Score tonight's profiles with each champion model (MLflow), training one first on
+        a new installation (jobs/models/run.py); stages gold.propensity_scores."""
+        from jobs.models import run as models_job
+
+        settings, spark, batch_date = _run_context()
+        return models_job.run_scoring(spark, settings, batch_date)
+
+    @task
+    def segments(scored: dict) -> dict:
+        """Evaluate the YAML segments and look-alikes, consent-filtered (jobs/segments/run.py);
+        stages gold.segments and gold.segment_membership."""
+        from jobs.segments import run as segments_job
+
+        settings, spark, batch_date = _run_context()
+        return segments_job.run_segments(spark, settings, batch_date)
+
+    # Files leave for the channels only after the gate passed and gold was published.
+    @task
+    def activate(published: dict) -> dict:
+        """Export each destination's segment, consent and labels enforced
+        (jobs/activation/run.py)."""
+        from jobs.activation import run as activation_job
+
+        settings, spark, batch_date = _run_context()
+        return activation_job.run_exports(spark, settings, batch_date)
 
     @task
     def report(**steps: dict) -> dict:
@@ -191,19 +215,24 @@ def cdp_nightly():
     bought = purchases(resolved)
     scored = rfm(bought)
     built = profiles(scored)
-    checked = quality_gate(built)
+    propensity = models(built)
+    segmented = segments(propensity)
+    checked = quality_gate(segmented)
     published = publish(checked)
-    summary = report(
+    exported = activate(published)
+    report(
         bronze=ingested,
         silver=standardised,
         identity=resolved,
         purchases=bought,
         rfm=scored,
         profiles=built,
+        models=propensity,
+        segments=segmented,
         quality_gate=checked,
         publish=published,
+        activate=exported,
     )
-    published >> models >> segments >> summary
 
 
 cdp_nightly()

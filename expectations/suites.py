@@ -10,7 +10,8 @@ schemas/xdm.py or schemas/gold.py is checked without touching this file:
 The table rules below add what a schema cannot say: a consent value other than unknown
 comes with its time and source, RFM scores lie in 1..5 and segments are the configured
 names, and the gold tables agree with each other (every profile an identifier, a record, an
-order or an RFM row points at exists in tonight's gold.profiles). Rules that look at another
+order, an RFM row or a score points at exists in tonight's gold.profiles), and no profile is
+in a segment without consent for the segment's purpose. Rules that look at another
 table query the temp view ``view_name(<table>)``, which the gate registers for tonight's
 build of every table it checks.
 """
@@ -168,6 +169,48 @@ def _profiles(schema: Schema, settings: Settings) -> list[Expectation]:
     ]
 
 
+def _propensity_scores(schema: Schema, settings: Settings) -> list[Expectation]:
+    e = gx.expectations
+    return [
+        exists_in(schema, "profile_id", "gold.profiles"),
+        e.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
+        e.ExpectColumnValuesToBeBetween(column="decile", min_value=1, max_value=10),
+        e.ExpectColumnValuesToBeBetween(column="horizon_days", min_value=1),
+    ]
+
+
+def consented(schema: Schema, purpose_column: str = "purpose") -> Expectation:
+    """No profile in a segment without consent: every row's profile is allowed, in tonight's
+    gold.profiles, for the purpose the row serves (is_<purpose>_allowed)."""
+    from schemas.xdm import PURPOSES
+
+    allowed = " ".join(f"WHEN '{p}' THEN p.is_{p}_allowed" for p in PURPOSES)
+    return gx.expectations.UnexpectedRowsExpectation(
+        unexpected_rows_query=(
+            f"SELECT {_row_ref(schema)} FROM {{batch}} b "
+            f"LEFT JOIN {view_name('gold.profiles')} p ON b.profile_id = p.profile_id "
+            f"WHERE NOT coalesce(CASE b.{purpose_column} {allowed} END, false)"
+        ),
+        description=f"every {schema.name} profile is allowed for the row's {purpose_column} "
+        "(consent) in gold.profiles",
+    )
+
+
+def _segment_membership(schema: Schema, settings: Settings) -> list[Expectation]:
+    return [
+        exists_in(schema, "segment", "gold.segments", "segment"),
+        consented(schema),
+        # A member has no exit; a former member has one, after its entry.
+        gx.expectations.UnexpectedRowsExpectation(
+            unexpected_rows_query=(
+                f"SELECT {_row_ref(schema)} FROM {{batch}} b "
+                "WHERE b.is_member <> (b.exited_at IS NULL) OR b.exited_at < b.entered_at"
+            ),
+            description="is_member agrees with exited_at, and nobody exits before entering",
+        ),
+    ]
+
+
 # Table rules by table name; each gets the table's schema and the run's settings.
 RULES: dict[str, Callable[[Schema, Settings], list[Expectation]]] = {
     "gold.identity_map": _identity_map,
@@ -175,6 +218,8 @@ RULES: dict[str, Callable[[Schema, Settings], list[Expectation]]] = {
     "gold.purchases": _purchases,
     "gold.rfm": _rfm,
     "gold.profiles": _profiles,
+    "gold.propensity_scores": _propensity_scores,
+    "gold.segment_membership": _segment_membership,
 }
 
 

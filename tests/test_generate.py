@@ -401,3 +401,45 @@ def test_refuses_to_overwrite_unless_asked(tmp_path):
 def test_rejects_empty_runs(tmp_path, persons, days):
     with pytest.raises(ValueError):
         generate(tmp_path, persons, days, 1)
+
+
+def _data_rows(folder: Path) -> dict[str, list[bytes]]:
+    """Per source, every data row of every file under ``folder`` (CSV headers left out)."""
+    out: dict[str, list[bytes]] = {}
+    for source in SOURCES:
+        rows: list[bytes] = []
+        for file in sorted((folder / source).rglob("*.*")):
+            lines = file.read_bytes().splitlines(keepends=False)
+            rows += lines[1:] if file.suffix == ".csv" else lines
+        out[source] = sorted(rows)
+    return out
+
+
+def test_initial_load_delivers_the_first_days_as_one_extract_losing_nothing(tmp_path):
+    nightly = generate(tmp_path / "nightly", persons=40, days=6, seed=3)
+    folded = generate(tmp_path / "folded", persons=40, days=6, seed=3, initial_load_days=4)
+    first = date.fromisoformat(nightly["start_date"])
+    assert folded["initial_load"] == (first + timedelta(days=3)).isoformat()
+    for source in SOURCES:
+        dates = sorted(p.name for p in (tmp_path / "folded" / source).iterdir())
+        assert dates == [(first + timedelta(days=d)).isoformat() for d in (3, 4, 5)]
+        (load,) = (tmp_path / "folded" / source / dates[0]).iterdir()
+        assert load.name.startswith(f"{source}_initial_load")
+    # Receipts and events: row for row the same extracts, just delivered together.
+    folded_rows, nightly_rows = _data_rows(tmp_path / "folded"), _data_rows(tmp_path / "nightly")
+    assert folded_rows["pos"] == nightly_rows["pos"] and folded_rows["web"] == nightly_rows["web"]
+    # Records: the initial load holds each record's latest version of those days.
+    for source, key in (("crm", "crm_id"), ("loyalty", "loyalty_id")):
+        latest: dict[str, dict] = {}
+        for d in range(4):
+            for file in sorted(
+                (tmp_path / "nightly" / source / (first + timedelta(days=d)).isoformat()).iterdir()
+            ):
+                for row in csv.DictReader(file.open(encoding="utf-8", newline="")):
+                    if row[key].strip():
+                        latest[row[key].strip()] = row
+        (load,) = (tmp_path / "folded" / source / folded["initial_load"]).iterdir()
+        loaded = list(csv.DictReader(load.open(encoding="utf-8", newline="")))
+        keyed = {r[key].strip(): r for r in loaded if r[key].strip()}
+        assert len(keyed) == len([r for r in loaded if r[key].strip()])  # no key repeats
+        assert keyed == latest

@@ -36,7 +36,13 @@ from cdp.synthetic.population import PopulationBuilder
 from cdp.synthetic.pos import POS_COLUMNS, PointOfSale, build_catalogue
 from cdp.synthetic.settings import DEFAULT_END_DATE, GeneratorSettings, NoiseRates
 from cdp.synthetic.web import WEB_FIELDS, WebTracker
-from cdp.synthetic.writers import SOURCES, TRUTH_DIR, LandingWriter, TruthWriter
+from cdp.synthetic.writers import (
+    SOURCES,
+    TRUTH_DIR,
+    LandingWriter,
+    TruthWriter,
+    fold_initial_load,
+)
 
 __all__ = [
     "CRM_COLUMNS",
@@ -188,6 +194,7 @@ def generate(
     settings: GeneratorSettings | None = None,
     overwrite: bool = False,
     workers: int = 2,
+    initial_load_days: int = 0,
 ) -> dict:
     """Write ``days`` nightly extracts ending at ``end_date`` for ``persons`` true persons.
 
@@ -195,6 +202,8 @@ def generate(
     (total and per source) and the seconds it took. ``overwrite`` replaces an earlier run's
     crm/loyalty/pos/web/_truth folders in ``out_dir`` (nothing else there is touched).
     ``workers=2`` writes web events in a forked process; the files are identical either way.
+    ``initial_load_days`` delivers the first that many days as one initial extract (landed
+    under the last of them), so a new installation loads months of history in one night.
     """
     started = time.perf_counter()  # for the summary only; never feeds the data
     if persons < 1:
@@ -211,10 +220,15 @@ def generate(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(root, persons, days, seed, end, settings, workers, started)
+        summary = _generate(root, persons, days, seed, end, settings, workers, started)
     finally:
         if collecting:
             gc.enable()
+    if initial_load_days:
+        first = date.fromisoformat(summary["start_date"])
+        loaded = fold_initial_load(root, first, min(initial_load_days, days))
+        summary["initial_load"] = loaded.isoformat()
+    return summary
 
 
 def _generate(

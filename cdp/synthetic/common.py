@@ -120,6 +120,15 @@ def uuid4_text(rng: random.Random) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def lapse_days(streams: Streams, persons: int, days: int, share: float) -> np.ndarray:
+    """Per person, the last day (0-based) they shop or browse: ``days`` for those who stay,
+    a uniform day for the ``share`` who lapse. One stream, so stores and web agree."""
+    rng = streams.np("lapse")
+    lapses = rng.random(persons) < share
+    day = rng.integers(0, max(days, 1), size=persons)
+    return np.where(lapses, day, days)
+
+
 def poisson_days(rng: random.Random, rate_per_year: float, days: int) -> list[int]:
     """Days (0-based, sorted) on which a Poisson process with the given yearly rate fires."""
     out: list[int] = []

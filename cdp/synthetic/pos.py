@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cdp.synthetic.common import Calendar, Streams, Weighted
+from cdp.synthetic.common import Calendar, Streams, Weighted, lapse_days
 from cdp.synthetic.loyalty import LoyaltyProgram
 from cdp.synthetic.population import Person, Population
 from cdp.synthetic.settings import EUR_RATES, LOCALES, GeneratorSettings
@@ -147,6 +147,9 @@ class PointOfSale:
     ):
         self.rng = streams.py("pos")
         self.np_rng = streams.np("pos-schedule")
+        self._lapse = lapse_days(
+            streams, len(population.persons), calendar.days, settings.lapse_share
+        )
         self.settings = settings
         self.calendar = calendar
         self.population = population
@@ -203,6 +206,9 @@ class PointOfSale:
         p_day = weekday[dows] / weekday[dows].sum()
         person_idx = np.repeat(np.arange(n), counts)
         day_idx = rng.choice(days, size=person_idx.size, p=p_day)
+        # Lapsed customers stop after their lapse day (cdp/synthetic/common.py).
+        kept = day_idx <= self._lapse[person_idx]
+        person_idx, day_idx = person_idx[kept], day_idx[kept]
         order = np.lexsort((person_idx, day_idx))
         visits: dict[int, list[int]] = {}
         for d, p in zip(day_idx[order].tolist(), person_idx[order].tolist(), strict=True):

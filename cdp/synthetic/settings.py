@@ -125,6 +125,9 @@ class GeneratorSettings:
     loyalty_reissue_share: float = 0.60
 
     receipts_per_year: float = 5.5
+    # Customers drift away: this share stops shopping and browsing for good on a day drawn
+    # uniformly over the period (so recent behaviour says more than lifetime totals).
+    lapse_share: float = 0.30
     persons_per_store: int = 3000
     cash_share: float = 0.25
     second_card_share: float = 0.25

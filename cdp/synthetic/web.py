@@ -15,7 +15,7 @@ from json.encoder import encode_basestring
 
 import numpy as np
 
-from cdp.synthetic.common import Calendar, Streams, Weighted, poisson_days, uuid4_text
+from cdp.synthetic.common import Calendar, Streams, Weighted, lapse_days, poisson_days, uuid4_text
 from cdp.synthetic.crm import CrmSystem, Signup
 from cdp.synthetic.noise import JUNK_EMAILS, Noise
 from cdp.synthetic.population import Person, Population
@@ -126,6 +126,9 @@ class WebTracker:
         self.rng = streams.py("web")
         self.noise = Noise(streams.py("web-noise"), settings.noise, settings.noise_level)
         self.np_rng = streams.np("web-schedule")
+        self._lapse = lapse_days(
+            streams, len(population.persons), calendar.days, settings.lapse_share
+        )
         self.settings = settings
         self.calendar = calendar
         self.population = population
@@ -156,6 +159,9 @@ class WebTracker:
         counts = rng.poisson(rate * days / 365.0)
         person_idx = np.repeat(np.arange(n), counts)
         day_idx = rng.integers(0, days, size=person_idx.size)
+        # Lapsed customers stop after their lapse day (cdp/synthetic/common.py).
+        kept = day_idx <= self._lapse[person_idx]
+        person_idx, day_idx = person_idx[kept], day_idx[kept]
         order = np.lexsort((person_idx, day_idx))
         sessions: dict[int, list[int]] = {}
         for d, p in zip(day_idx[order].tolist(), person_idx[order].tolist(), strict=True):

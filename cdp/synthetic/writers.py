@@ -217,3 +217,71 @@ class TruthWriter:
     def close(self) -> None:
         """Flush and close records.csv."""
         self._records_fh.close()
+
+
+def fold_initial_load(root: Path, first_day: date, days: int) -> date | None:
+    """Deliver the first ``days`` days as one initial extract, as a new installation loads
+    the history it inherits: per source, the files of those days are concatenated, oldest
+    first, into one file in the folder of the last of them (CSV with one header row). The
+    customer and member extracts hold each record's latest version only, as a source system's
+    current state does (one batch may not repeat a key); receipts and events keep every row.
+    Returns that batch date (None for 0 days)."""
+    if days < 1:
+        return None
+    target = first_day + timedelta(days=days - 1)
+    for source in SOURCES:
+        files = [
+            file
+            for offset in range(days)
+            for file in sorted(
+                (root / source / (first_day + timedelta(days=offset)).isoformat()).glob("*")
+            )
+        ]
+        if not files:
+            continue
+        ext = files[0].suffix
+        into = root / source / target.isoformat()
+        merged = root / source / f".initial_load{ext}"
+        with merged.open("wb") as out:
+            for i, file in enumerate(files):
+                with file.open("rb") as f:
+                    if ext == ".csv" and i:
+                        f.readline()  # the header, written once
+                    data = f.read()
+                out.write(data)
+                if data and not data.endswith(b"\n"):
+                    out.write(b"\n")
+                file.unlink()
+        for offset in range(days):
+            folder = root / source / (first_day + timedelta(days=offset)).isoformat()
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        if source in CURRENT_STATE_KEYS:
+            _keep_latest(merged, CURRENT_STATE_KEYS[source])
+        into.mkdir(parents=True, exist_ok=True)
+        merged.rename(into / f"{source}_initial_load{ext}")
+    return target
+
+
+# Extracts of records (not events): their key, whose latest version a current state holds.
+CURRENT_STATE_KEYS = {"crm": "crm_id", "loyalty": "loyalty_id"}
+
+
+def _keep_latest(path: Path, key: str) -> None:
+    """Keep the last line of each key in a CSV whose records are one line each; lines that
+    do not parse or have a blank key are kept as they are (the pipeline quarantines them)."""
+    header, *lines = path.read_bytes().splitlines(keepends=True)
+    index = next(csv.reader([header.decode("utf-8-sig")])).index(key)
+
+    def key_of(line: bytes) -> str | None:
+        try:
+            fields = next(csv.reader([line.decode("utf-8")]))
+        except (UnicodeDecodeError, csv.Error, StopIteration):
+            return None
+        return fields[index].strip() or None if len(fields) > index else None
+
+    keys = [key_of(line) for line in lines]
+    last = {k: i for i, k in enumerate(keys) if k is not None}
+    kept = [line for i, (line, k) in enumerate(zip(lines, keys, strict=True))
+            if k is None or last[k] == i]  # fmt: skip
+    path.write_bytes(header + b"".join(kept))

@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from jobs.gdpr.subject import Subject
 
 # Tables that hold nothing about a person (file names, counts, keyed hashes only).
-NO_PERSONAL_DATA = frozenset({"bronze.file_log", "audit.gdpr_requests", "audit.suppression_list"})
+NO_PERSONAL_DATA = frozenset(
+    {
+        "bronze.file_log",
+        "audit.gdpr_requests",
+        "audit.suppression_list",
+        "gold.segments",
+        "audit.activation_exports",
+    }
+)
 
 BRONZE_KEY = ("_file_sha256", "_row_number")
 MALFORMED_REASONS = tuple(

@@ -21,6 +21,8 @@ from pyspark.sql import functions as F
 
 from cdp import catalog, storage
 from cdp.errors import CdpError
+from jobs.activation import forget as activation_forget
+from jobs.activation.run import exports_dir as activation_exports_dir
 from jobs.gdpr import identifiers, locate
 from jobs.gdpr.subject import Subject, resolve
 from jobs.governance.keys import keyed_hash, keyed_hash_col, subject_key
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 # Folders beside the tables that may hold copies of personal data and are safe to drop:
 # Spark checkpoints of the identity job, and a staged build the quality gate refused.
 TRANSIENT_FOLDERS = ("_checkpoints", catalog.STAGING)
+# What rows_affected calls the activation export files (not a table).
+EXPORTS = "activation_exports"
 
 
 @dataclass
@@ -120,6 +124,10 @@ def access(spark: SparkSession, settings: Settings, namespace: str, raw: str) ->
     received = _now()
     subject = find_subject(spark, settings, namespace, raw)
     found = locate.subject_rows(spark, settings, subject)
+    # Activation exports are files, not tables: the rows sent to each destination.
+    exported = activation_forget.find_in_exports(
+        spark, activation_exports_dir(settings), subject.profile_ids
+    )
     tables: dict[str, Any] = {}
     rows: dict[str, int] = {}
     for name, df in found.items():
@@ -138,7 +146,6 @@ def access(spark: SparkSession, settings: Settings, namespace: str, raw: str) ->
                 "rows": items,
             }
     request_id = str(uuid.uuid4())
-    outcome = "completed" if any(rows.values()) else "not_found"
     export = {
         "request_id": request_id,
         "kind": "access",
@@ -150,7 +157,12 @@ def access(spark: SparkSession, settings: Settings, namespace: str, raw: str) ->
             "identifiers": [{"namespace": ns, "identifier": v} for ns, v in subject.identifiers],
         },
         "tables": tables,
+        "activation_exports": [
+            {**r, "row": {k: _json_value(v) for k, v in r["row"].items()}} for r in exported
+        ],
     }
+    rows[EXPORTS] = len(exported)
+    outcome = "completed" if any(rows.values()) else "not_found"
     result = RequestResult(request_id, "access", outcome, subject, rows, export=export)
     _record(spark, settings, result, received)
     return result
@@ -210,8 +222,13 @@ def erase(spark: SparkSession, settings: Settings, namespace: str, raw: str) -> 
     _suppress(spark, settings, subject, request_id)
     found = locate.subject_rows(spark, settings, subject)
     doomed = {name: _doomed(name, df) for name, df in found.items()}
+    # Export files first, while the identity graph still resolves the subject for a retry.
+    exported = activation_forget.erase_from_exports(
+        spark, activation_exports_dir(settings), subject.profile_ids
+    )
     order = [n for n in doomed if n not in GRAPH_TABLES] + [n for n in GRAPH_TABLES if n in doomed]
     rows = {name: _delete(spark, name, doomed[name], wh) for name in order}
+    rows[EXPORTS] = exported
     # VACUUM with zero retention is refused unless this check is off (Delta's guard against
     # removing files a concurrent reader still uses; an erasure must remove them).
     spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")

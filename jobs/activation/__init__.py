@@ -1,0 +1,1 @@
+"""Activation: segments exported to channels (ad platforms, email tools) as files."""

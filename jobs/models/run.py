@@ -1,0 +1,155 @@
+"""Models main: train the propensity models (weekly DAG ``cdp_models``, `cdp models train`)
+and score tonight's profiles (nightly DAG task ``models``) into gold.propensity_scores.
+
+Training reads the published gold tables; the nightly scoring reads what tonight's build
+staged and stages the scores for the quality gate. A new installation has no champion: the
+first nightly run trains one from the history it has, then scores (CONTRACTS.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from cdp import catalog
+from cdp.errors import CdpError
+from jobs.governance import purposes
+from jobs.models import features as feats
+from jobs.models import registry
+from jobs.models.training import MODELS, Inputs, TrainingResult, score, time_split, train
+from schemas.gold import PROPENSITY_SCORES
+from schemas.xdm import SCHEMAS
+
+if TYPE_CHECKING:
+    from cdp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _table(spark: SparkSession, name: str, wh: str, staged: bool) -> DataFrame:
+    if staged and catalog.exists_staged(spark, name, wh):
+        return catalog.read_staged(spark, name, wh)
+    if catalog.exists(spark, name, wh):
+        return catalog.read(spark, name, wh)
+    where = "staged or published" if staged else "published"
+    raise CdpError(f"models need {name} ({where}) under {wh}; run the nightly build first")
+
+
+def load_inputs(spark: SparkSession, settings: Settings, as_of: dt.date, staged: bool) -> Inputs:
+    """The models' inputs as of ``as_of``: tonight's staged gold when ``staged``, else the
+    published tables. Only profiles allowed for the models' purpose take part."""
+    wh, gov = settings.paths.warehouse, settings.governance
+    purpose = settings.propensity.purpose
+    purposes.check(gov)
+    profiles = _table(spark, "gold.profiles", wh, staged)
+    if f"is_{purpose}_allowed" not in profiles.columns:
+        raise CdpError(f"propensity.purpose: unknown purpose '{purpose}'")
+    allowed = profiles.where(F.col(f"is_{purpose}_allowed"))
+    if catalog.exists(spark, "silver.experience_events", wh):
+        events = catalog.read(spark, "silver.experience_events", wh).where(
+            F.col("batch_date") <= F.lit(as_of)
+        )
+    else:
+        events = spark.createDataFrame([], SCHEMAS["silver.experience_events"].struct())
+    activity = feats.web_activity(events, _table(spark, "gold.record_profiles", wh, staged))
+    bought, browsed = feats.permitted_behaviour(
+        allowed, _table(spark, "gold.purchases", wh, staged), activity, gov.source_purposes
+    )
+    return Inputs(
+        population=allowed.select("profile_id", "first_seen"),
+        purchases=bought,
+        activity=browsed,
+        windows=tuple(settings.propensity.windows),
+    )
+
+
+class NotEnoughHistory(CdpError):
+    """Fewer than three days of behaviour: no training and holdout window fit."""
+
+
+def history_start(inputs: Inputs) -> dt.date | None:
+    """The first day the models' behaviour data covers."""
+    first = inputs.purchases.agg(F.min("order_date")).first()[0]
+    seen = inputs.activity.agg(F.min("event_date")).first()[0]
+    days = [d for d in (first, seen) if d is not None]
+    return min(days) if days else None
+
+
+def train_models(
+    spark: SparkSession,
+    settings: Settings,
+    batch_date: str,
+    models: tuple[str, ...] = MODELS,
+    staged: bool = False,
+) -> list[TrainingResult]:
+    """Train every model on the history up to ``batch_date``; each is promoted only when it
+    beats the champion on the holdout."""
+    from jobs.models.training import horizon
+
+    as_of = dt.date.fromisoformat(batch_date)
+    inputs = load_inputs(spark, settings, as_of, staged)
+    start = history_start(inputs)
+    results = []
+    for model in models:
+        split = time_split(start, as_of, horizon(settings, model)) if start else None
+        if split is None:
+            raise NotEnoughHistory(
+                f"{model}: not enough history to train (needs 3 days of purchases or web "
+                f"events up to {batch_date})"
+            )
+        results.append(train(inputs, settings, model, split, data_label=settings.paths.warehouse))
+    return results
+
+
+def run_scoring(spark: SparkSession, settings: Settings, batch_date: str) -> dict:
+    """Score tonight's profiles with each champion (training one first where none exists)
+    and stage gold.propensity_scores. Returns counts for XCom."""
+    wh, as_of = settings.paths.warehouse, dt.date.fromisoformat(batch_date)
+    client, _ = registry.connect(settings)
+    inputs = load_inputs(spark, settings, as_of, staged=True)
+    features = inputs.features(as_of).persist()
+    scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    parts, out = [], {}
+    try:
+        for model in MODELS:
+            champ = registry.champion(client, settings, model)
+            trained = None
+            if champ is None:
+                log.info("%s: no champion yet, training one first", model)
+                try:
+                    (trained,) = train_models(spark, settings, batch_date, (model,), staged=True)
+                except NotEnoughHistory as exc:
+                    # The first nights of a new installation: nothing to learn from yet.
+                    log.warning("%s", exc)
+                    out[model] = {"skipped": str(exc)}
+                    continue
+                champ = registry.champion(client, settings, model)
+                if champ is None:
+                    raise CdpError(f"{model}: the first model could not be promoted "
+                                   f"({trained.reason})")  # fmt: skip
+            population = features
+            if model == "churn":
+                population = feats.churn_population(
+                    features, settings.propensity.churn_lookback_days
+                )
+            parts.append(score(registry.load(champ), population, model, champ, as_of, scored_at))
+            out[model] = {"version": champ.version, "trained": trained is not None}
+        scores = spark.createDataFrame([], PROPENSITY_SCORES.struct())
+        for part in parts:
+            scores = scores.unionByName(part)
+        catalog.write_staged(scores.select(*PROPENSITY_SCORES.names), "gold.propensity_scores", wh)
+    finally:
+        features.unpersist()
+    counts = (
+        catalog.read_staged(spark, "gold.propensity_scores", wh).groupBy("model").count().collect()
+    )
+    for row in counts:
+        out[row["model"]]["scored"] = row["count"]
+    for model in MODELS:
+        out[model].setdefault("scored", 0)
+    log.info("propensity scores %s: %s", batch_date, out)
+    return out

@@ -1,0 +1,291 @@
+"""Propensity models: point-in-time features, metrics, MLflow champion promotion, scores.
+
+The leakage and metric tests run on small hand-made frames; the training tests on a
+generated landing with months of history (bronze and silver backfilled in one pass, then
+one nightly build), tracked in an MLflow store of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyspark.sql import functions as F
+
+from cdp.errors import CdpError
+from jobs.models import features as feats
+from jobs.models.metrics import BINS, evaluate, from_bins
+from jobs.models.training import decide, time_split
+from schemas.gold import PURCHASE
+
+CUTOFF = dt.date(2026, 9, 1)
+
+
+def _purchases(spark, rows):
+    """gold.purchases (the columns the features read) from (profile_id, order_id, order_date,
+    amount, channel)."""
+    schema = ", ".join(f"{c} {PURCHASE.field(c).dtype}" for c in feats.PURCHASE_INPUTS)
+    return spark.createDataFrame(
+        [
+            (pid, oid, day, True, channel, 1, Decimal(str(amount)), "shoes")
+            for pid, oid, day, amount, channel in rows
+        ],
+        schema,
+    )
+
+
+def _activity(spark, rows):
+    return spark.createDataFrame(
+        rows, "profile_id string, event_date date, channel string, event_type string"
+    )
+
+
+def _population(spark, ids, first_seen=dt.datetime(2026, 1, 1)):
+    return spark.createDataFrame(
+        [(i, first_seen) for i in ids], "profile_id string, first_seen timestamp"
+    )
+
+
+day_offsets = st.lists(st.integers(min_value=-400, max_value=400), min_size=0, max_size=12)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(before=day_offsets, after=st.lists(st.integers(min_value=1, max_value=400), max_size=12))
+def test_features_never_read_past_the_cutoff(spark, before, after):
+    """Adding any purchase or web event dated after the cutoff day changes no feature."""
+    past = [(d, f"o{i}") for i, d in enumerate(before) if d <= 0]
+    future = [(d, f"f{i}") for i, d in enumerate(after)]
+
+    def frames(days):
+        orders = [("p1", oid, CUTOFF + dt.timedelta(days=d), 10.0, "store") for d, oid in days]
+        events = [("p1", CUTOFF + dt.timedelta(days=d), "web", "add_to_cart") for d, _ in days]
+        return _purchases(spark, orders), _activity(spark, events)
+
+    people = _population(spark, ["p1", "p2"])
+    p_now, a_now = frames(past)
+    p_all, a_all = frames(past + future)
+    as_of = feats.features_as_of(people, p_now, a_now, CUTOFF).orderBy("profile_id").collect()
+    with_future = feats.features_as_of(people, p_all, a_all, CUTOFF).orderBy("profile_id").collect()
+    assert as_of == with_future
+    # And the past does count: the features see every order up to and on the cutoff day.
+    assert as_of[0]["lifetime_orders"] == len(past)
+
+
+def test_windows_count_only_their_days(spark):
+    orders = [
+        ("p1", "a", CUTOFF, 10.0, "store"),  # the cutoff day itself counts
+        ("p1", "b", CUTOFF - dt.timedelta(days=29), 10.0, "web"),
+        ("p1", "c", CUTOFF - dt.timedelta(days=30), 10.0, "store"),
+        ("p1", "d", CUTOFF - dt.timedelta(days=200), 10.0, "store"),
+    ]
+    row = feats.features_as_of(
+        _population(spark, ["p1"]), _purchases(spark, orders), _activity(spark, []), CUTOFF
+    ).first()
+    assert (row["orders_30d"], row["orders_90d"], row["orders_365d"]) == (2, 3, 4)
+    assert row["days_since_last_order"] == 0 and row["days_since_first_order"] == 200
+    assert row["days_since_last_event"] == feats.NEVER
+    assert row["store_share"] == pytest.approx(0.75)
+
+
+def test_profiles_not_yet_seen_are_not_in_the_set(spark):
+    people = spark.createDataFrame(
+        [("old", dt.datetime(2026, 1, 1)), ("new", dt.datetime(2026, 9, 2))],
+        "profile_id string, first_seen timestamp",
+    )
+    rows = feats.features_as_of(people, _purchases(spark, []), _activity(spark, []), CUTOFF)
+    assert [r["profile_id"] for r in rows.collect()] == ["old"]
+
+
+def test_labels_come_from_the_horizon_after_the_cutoff_only(spark):
+    orders = [
+        ("on_cutoff", "a", CUTOFF, 1.0, "store"),
+        ("inside", "b", CUTOFF + dt.timedelta(days=30), 1.0, "store"),
+        ("after", "c", CUTOFF + dt.timedelta(days=31), 1.0, "store"),
+    ]
+    bought = feats.purchase_label(_purchases(spark, orders), CUTOFF, 30)
+    assert {r["profile_id"] for r in bought.collect()} == {"inside"}
+
+
+def test_a_column_labelled_no_data_science_cannot_feed_a_model():
+    with pytest.raises(CdpError, match=r"gold.profiles: column\(s\) email .*C9"):
+        feats.checked_inputs("gold.profiles", ["lifetime_orders", "email"])
+    assert feats.checked_inputs("gold.purchases", feats.PURCHASE_INPUTS)
+
+
+def test_time_split_holds_two_label_windows_before_the_batch_date():
+    s = time_split(dt.date(2026, 1, 1), dt.date(2026, 12, 31), 30)
+    assert s.label_days == 30
+    assert s.holdout_cutoff == dt.date(2026, 12, 1) and s.train_cutoff == dt.date(2026, 11, 1)
+    # A short history shrinks the window to a third of it; under three days there is none.
+    short = time_split(dt.date(2026, 12, 1), dt.date(2026, 12, 30), 30)
+    assert short.label_days == 10 and short.train_cutoff == dt.date(2026, 12, 10)
+    assert time_split(dt.date(2026, 12, 30), dt.date(2026, 12, 31), 30) is None
+
+
+def test_metrics_match_scikit_learn(spark):
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(3000) < 0.25).astype(float)
+    s = np.clip(rng.random(3000) * 0.6 + y * 0.25, 0, 1).round(3)  # ties on purpose
+    df = spark.createDataFrame([(float(a), float(b)) for a, b in zip(s, y, strict=True)],
+                               "score double, label double")  # fmt: skip
+    m = evaluate(df)
+    assert m.roc_auc == pytest.approx(roc_auc_score(y, s), abs=1e-9)
+    assert m.average_precision == pytest.approx(average_precision_score(y, s), abs=1e-9)
+    assert m.brier == pytest.approx(brier_score_loss(y, s), abs=1e-12)
+    order = np.argsort(-s, kind="stable")
+    top = order[: len(s) // 10]
+    assert m.lift_top_decile == pytest.approx(y[top].mean() / y.mean(), rel=0.05)
+    assert (m.rows, m.positives) == (3000, int(y.sum()))
+
+
+def test_metrics_of_a_single_class_are_undefined():
+    m = from_bins([(BINS - 1, 5, 0, 0.0)])
+    assert math.isnan(m.roc_auc) and m.brier == 0.0
+
+
+def test_promotion_rule():
+    good = from_bins([(90000, 10, 1, 0.0), (10000, 1, 10, 0.0)])
+    worse = from_bins([(90000, 6, 5, 0.0), (10000, 5, 6, 0.0)])
+    assert decide(good, None, 0.0)[0]
+    assert decide(good, worse, 0.0)[0]
+    assert not decide(worse, good, 0.0)[0]
+    # A tie is not a win, nor is a gain below the required improvement.
+    assert not decide(good, good, 0.0)[0]
+    assert not decide(good, worse, 0.5)[0]
+
+
+# -- trained on months of generated history ----------------------------------------------
+
+END = dt.date(2026, 11, 24)
+NIGHTS = [(END - dt.timedelta(days=n)).isoformat() for n in (2, 1, 0)]
+
+
+@pytest.fixture(scope="module")
+def history(spark, tmp_path_factory):
+    """400 persons over 100 days: the first 98 delivered as one initial load, then nightly
+    extracts; built night by night like the DAG (the first night trains the first models)."""
+    from cdp import pipeline
+    from cdp.synthetic import generate
+    from tests.conftest import make_settings
+
+    base = tmp_path_factory.mktemp("models")
+    generate(base / "landing", persons=400, days=100, seed=5, end_date=END, initial_load_days=98)
+    settings = make_settings(base / "landing", base / "warehouse")
+    results = [pipeline.run_batch(spark, settings, day) for day in NIGHTS]
+    return settings, results
+
+
+def _client(settings):
+    from jobs.models import registry
+
+    return registry.connect(settings)[0]
+
+
+def test_first_night_trains_and_every_night_scores_with_the_champion(spark, history):
+    from cdp import catalog
+    from jobs.models import registry
+
+    settings, results = history
+    first = results[0].scores
+    assert first["purchase_propensity"]["trained"] and first["churn"]["trained"]
+    assert not results[-1].scores["purchase_propensity"]["trained"]
+    client = _client(settings)
+    scores = catalog.read(spark, "gold.propensity_scores", settings.paths.warehouse)
+    profiles = catalog.read(spark, "gold.profiles", settings.paths.warehouse)
+    for model in ("purchase_propensity", "churn"):
+        champ = registry.champion(client, settings, model)
+        rows = scores.where(F.col("model") == model)
+        assert rows.count() == results[-1].scores[model]["scored"] > 0
+        assert {r[0] for r in rows.select("model_version").distinct().collect()} == {champ.version}
+        assert rows.where((F.col("score") < 0) | (F.col("score") > 1)).count() == 0
+        assert {r[0] for r in rows.select("horizon_days").distinct().collect()} == {
+            champ.horizon_days
+        }
+        assert {r[0] for r in rows.select("as_of").distinct().collect()} == {END}
+    # Only profiles the models' purpose allows are scored; every allowed one is.
+    allowed = profiles.where(F.col(f"is_{settings.propensity.purpose}_allowed"))
+    scored = scores.where(F.col("model") == "purchase_propensity")
+    assert scored.join(allowed, "profile_id", "left_anti").count() == 0
+    assert allowed.join(scored, "profile_id", "left_anti").count() == 0
+
+
+def test_training_logs_a_complete_run_and_beats_the_rfm_baseline(spark, history):
+    import mlflow
+
+    from jobs.models import registry
+    from jobs.models.run import train_models
+
+    settings, _ = history
+    (result,) = train_models(spark, settings, END.isoformat(), ("purchase_propensity",))
+    m = result.metrics
+    assert m["holdout_roc_auc"] > m["baseline_holdout_roc_auc"], m
+    client = _client(settings)
+    run = client.get_run(result.run_id)
+    assert run.data.params["horizon_days"] == str(settings.propensity.horizon_days)
+    assert run.data.params["holdout_cutoff"] == (END - dt.timedelta(days=30)).isoformat()
+    for k in ("roc_auc", "average_precision", "brier", "lift_top_decile"):
+        assert f"holdout_{k}" in run.data.metrics and f"baseline_holdout_{k}" in run.data.metrics
+    assert "champion_holdout_roc_auc" in run.data.metrics
+    importances = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/feature_importances.json")
+    assert set(importances) == set(feats.all_feature_names(settings.propensity.windows))
+    info = mlflow.models.get_model_info(
+        f"models:/{registry.registered_name(settings, 'purchase_propensity')}/{result.version}"
+    )
+    assert info.signature.inputs.input_names() == feats.all_feature_names(
+        settings.propensity.windows
+    )
+    # No column labelled no-data-science is among the features.
+    from jobs.governance.usage import feature_columns
+    from schemas.gold import PROFILE
+
+    c9 = set(PROFILE.names) - set(feature_columns(PROFILE))
+    assert c9 and not c9 & set(importances)
+
+
+def test_an_equal_model_is_refused_and_a_better_one_promoted(spark, history, tmp_path):
+    import dataclasses
+
+    from jobs.models import registry
+    from jobs.models.run import train_models
+
+    settings, _ = history
+    # The same data, settings and seed: the same model, which does not beat itself.
+    first = train_models(spark, settings, END.isoformat(), ("churn",))[0]
+    again = train_models(spark, settings, END.isoformat(), ("churn",))[0]
+    assert not again.promoted and again.reason.startswith("refused")
+    champ = registry.champion(_client(settings), settings, "churn")
+    assert champ.version != again.version
+    assert first.metrics["holdout_roc_auc"] == pytest.approx(again.metrics["holdout_roc_auc"])
+
+    # In a store of its own: a one-split stump first (promoted: the first model), then the
+    # real ensemble beats it on the same holdout and takes the alias.
+    own = dataclasses.replace(
+        settings,
+        propensity=dataclasses.replace(
+            settings.propensity, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", max_iter=1,
+            max_depth=1,
+        ),
+    )  # fmt: skip
+    stump = train_models(spark, own, END.isoformat(), ("purchase_propensity",))[0]
+    assert stump.promoted
+    full = dataclasses.replace(
+        own, propensity=dataclasses.replace(own.propensity, max_iter=40, max_depth=4)
+    )
+    better = train_models(spark, full, END.isoformat(), ("purchase_propensity",))[0]
+    assert better.promoted, better.reason
+    assert better.metrics["holdout_roc_auc"] > better.metrics["champion_holdout_roc_auc"]
+    client = _client(full)
+    assert registry.champion(client, full, "purchase_propensity").version == better.version
+    tags = client.get_model_version(
+        registry.registered_name(full, "purchase_propensity"), better.version
+    ).tags
+    assert tags["promotion"].startswith("promoted")
