@@ -266,9 +266,13 @@ class PropensitySettings:
     # Registered model names are <registry_prefix><model>, e.g. cdp_purchase_propensity.
     registry_prefix: str = "cdp_"
     # Gradient-boosted trees (Spark ML): size of the ensemble and of each tree.
-    max_iter: int = 40
-    max_depth: int = 4
-    step_size: float = 0.1
+    max_iter: int = 60
+    max_depth: int = 3
+    step_size: float = 0.05
+    # Regularisation: every leaf holds at least this many profiles, and each tree sees a
+    # random share of them (stochastic gradient boosting).
+    min_instances_per_node: int = 20
+    subsampling_rate: float = 0.8
     seed: int = 7
     # A new model becomes champion only when its holdout ROC AUC beats the champion's on the
     # same holdout by more than this.

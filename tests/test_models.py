@@ -289,3 +289,55 @@ def test_an_equal_model_is_refused_and_a_better_one_promoted(spark, history, tmp
         registry.registered_name(full, "purchase_propensity"), better.version
     ).tags
     assert tags["promotion"].startswith("promoted")
+
+
+def test_notebook_trains_a_challenger_against_the_champion(spark, history):
+    """notebooks/propensity_models.ipynb in its own kernel, on this warehouse and MLflow."""
+    import os
+    import re
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from jobs.models import registry
+
+    settings, _ = history
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "propensity_models.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, cell.source[:60]
+    client = _client(settings)
+    before = {
+        v.version
+        for v in client.search_model_versions(
+            f"name='{registry.registered_name(settings, 'purchase_propensity')}'"
+        )
+    }
+    env = {
+        **os.environ,
+        "CDP_PATHS__WAREHOUSE": settings.paths.warehouse,
+        "CDP_SPARK__MASTER": "local[2]",
+        "CDP_SPARK__SHUFFLE_PARTITIONS": "1",
+        "CDP_SPARK__DRIVER_MEMORY": "2g",
+    }
+    NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute(env=env)
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    printed = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
+    assert f"warehouse: {settings.paths.warehouse}" in printed
+    decision = re.search(r"^decision: (promoted|refused)", printed, re.M)
+    assert decision, printed
+    # The challenger is a new registered version; the alias moved only if it won.
+    after = {
+        v.version
+        for v in client.search_model_versions(
+            f"name='{registry.registered_name(settings, 'purchase_propensity')}'"
+        )
+    }
+    (new,) = after - before
+    champ = registry.champion(client, settings, "purchase_propensity")
+    assert (champ.version == new) == (decision.group(1) == "promoted")

@@ -251,7 +251,9 @@ def _generate(
     crm.plan()
     catalogue = build_catalogue(streams.py("catalogue"))
     pos = PointOfSale(streams, settings, calendar, population, loyalty, catalogue)
-    web = WebTracker(streams, settings, calendar, population, crm, catalogue)
+    web = WebTracker(
+        streams, settings, calendar, population, crm, catalogue, store_visits=pos.store_visits
+    )
 
     landing = LandingWriter(root, streams, settings.split_file_rate)
     truth = TruthWriter(root / TRUTH_DIR)

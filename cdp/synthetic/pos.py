@@ -167,6 +167,11 @@ class PointOfSale:
         self._returns: dict[int, list[_Receipt]] = {}
         self._seq: dict[tuple[str, int], int] = {}
 
+    @property
+    def store_visits(self) -> dict[int, list[int]]:
+        """Day -> person indexes visiting a store that day (one entry per receipt)."""
+        return self._visits
+
     def _build_stores(self) -> list[Store]:
         counts: dict[str, int] = {}
         for p in self.population.persons:

@@ -141,6 +141,10 @@ class GeneratorSettings:
     web_active_share: float = 0.80
     app_user_share: float = 0.30
     sessions_per_year: float = 10.0
+    # Share of a web user's store visits preceded by a browsing session, 1..research_max_days
+    # days before.
+    research_share: float = 0.6
+    research_max_days: int = 14
     shared_device_share: float = 0.05
     junk_form_email_rate: float = 0.04
 

@@ -122,8 +122,11 @@ class WebTracker:
         population: Population,
         crm: CrmSystem,
         catalogue: list[Product],
+        store_visits: dict[int, list[int]] | None = None,
     ):
         self.rng = streams.py("web")
+        self._research_rng = streams.np("web-research")
+        self._store_visits = store_visits or {}
         self.noise = Noise(streams.py("web-noise"), settings.noise, settings.noise_level)
         self.np_rng = streams.np("web-schedule")
         self._lapse = lapse_days(
@@ -162,6 +165,19 @@ class WebTracker:
         # Lapsed customers stop after their lapse day (cdp/synthetic/common.py).
         kept = day_idx <= self._lapse[person_idx]
         person_idx, day_idx = person_idx[kept], day_idx[kept]
+        # People look before they buy: a share of store visits follows a browsing session a
+        # few days earlier (so recent browsing says who is about to buy).
+        research = self._research_rng
+        r_person, r_day = [], []
+        for d, visitors in sorted(self._store_visits.items()):
+            for p in visitors:
+                if active[p] and research.random() < self.settings.research_share:
+                    before = d - int(research.integers(1, self.settings.research_max_days + 1))
+                    if before >= 0:
+                        r_person.append(p)
+                        r_day.append(before)
+        person_idx = np.concatenate([person_idx, np.array(r_person, dtype=person_idx.dtype)])
+        day_idx = np.concatenate([day_idx, np.array(r_day, dtype=day_idx.dtype)])
         order = np.lexsort((person_idx, day_idx))
         sessions: dict[int, list[int]] = {}
         for d, p in zip(day_idx[order].tolist(), person_idx[order].tolist(), strict=True):

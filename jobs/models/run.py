@@ -20,7 +20,15 @@ from cdp.errors import CdpError
 from jobs.governance import purposes
 from jobs.models import features as feats
 from jobs.models import registry
-from jobs.models.training import MODELS, Inputs, TrainingResult, score, time_split, train
+from jobs.models.training import (
+    MODELS,
+    Inputs,
+    NotTrainable,
+    TrainingResult,
+    score,
+    time_split,
+    train,
+)
 from schemas.gold import PROPENSITY_SCORES
 from schemas.xdm import SCHEMAS
 
@@ -67,10 +75,6 @@ def load_inputs(spark: SparkSession, settings: Settings, as_of: dt.date, staged:
     )
 
 
-class NotEnoughHistory(CdpError):
-    """Fewer than three days of behaviour: no training and holdout window fit."""
-
-
 def history_start(inputs: Inputs) -> dt.date | None:
     """The first day the models' behaviour data covers."""
     first = inputs.purchases.agg(F.min("order_date")).first()[0]
@@ -97,7 +101,7 @@ def train_models(
     for model in models:
         split = time_split(start, as_of, horizon(settings, model)) if start else None
         if split is None:
-            raise NotEnoughHistory(
+            raise NotTrainable(
                 f"{model}: not enough history to train (needs 3 days of purchases or web "
                 f"events up to {batch_date})"
             )
@@ -122,7 +126,7 @@ def run_scoring(spark: SparkSession, settings: Settings, batch_date: str) -> dic
                 log.info("%s: no champion yet, training one first", model)
                 try:
                     (trained,) = train_models(spark, settings, batch_date, (model,), staged=True)
-                except NotEnoughHistory as exc:
+                except NotTrainable as exc:
                     # The first nights of a new installation: nothing to learn from yet.
                     log.warning("%s", exc)
                     out[model] = {"skipped": str(exc)}

@@ -31,6 +31,7 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from cdp.errors import CdpError
 from jobs.models import features as feats
 from jobs.models import registry
 from jobs.models.metrics import Metrics, evaluate
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODELS = ("purchase_propensity", "churn")
+
+
+class NotTrainable(CdpError):
+    """The history cannot train the model: too short, or a training window of one class."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ def candidate_pipeline(columns: list[str], settings: Settings) -> Pipeline:
                 maxIter=p.max_iter,
                 maxDepth=p.max_depth,
                 stepSize=p.step_size,
+                minInstancesPerNode=p.min_instances_per_node,
+                subsamplingRate=p.subsampling_rate,
                 seed=p.seed,
             ),
         ]
@@ -171,6 +178,12 @@ def train(
     holdout = labelled_set(inputs, settings, model, split.holdout_cutoff, split.label_days)
     train_set, holdout = train_set.persist(), holdout.persist()
     try:
+        classes = train_set.select("label").distinct().count()
+        if classes < 2:
+            raise NotTrainable(
+                f"{model}: the training window after {split.train_cutoff} has "
+                f"{'no profiles' if classes == 0 else 'a single outcome'}; nothing to learn"
+            )
         candidate = candidate_pipeline(columns, settings).fit(train_set)
         baseline = baseline_pipeline().fit(train_set)
         m_candidate = _metrics(candidate, holdout)
