@@ -146,6 +146,16 @@ def describe_run(run) -> str:
         else:
             trained = ", trained tonight (no champion before)" if m.get("trained") else ""
             lines.append(f"  {model}: {m.get('scored', 0)} scored by v{m['version']}{trained}")
+    for name, c in (r.get("segments") or {}).items():
+        lines.append(
+            f"  segment {name}: {c['members']} members ({c['entered']} entered,"
+            f" {c['exited']} exited)"
+        )
     if "quality_gate" in r:
         lines.append(_describe_gate(r["quality_gate"]))
+    for name, c in (r.get("activate") or {}).items():
+        lines.append(
+            f"  export {name}: {c['rows']} rows (+{c['added']} -{c['removed']},"
+            f" {c['withheld']} withheld for consent)"
+        )
     return "\n".join(lines)

@@ -438,10 +438,16 @@ SEGMENT_MEMBERSHIP = Schema(
         Field(
             "entered_at",
             "timestamp",
-            "When the profile entered (the build that first found it; a re-entry restarts it).",
+            "When the profile entered: the end (UTC) of the batch date whose build first found "
+            "it; a re-entry restarts it.",
             False,
         ),
-        Field("exited_at", "timestamp", "When it left the segment; null while a member."),
+        Field(
+            "exited_at",
+            "timestamp",
+            "When it left: the end (UTC) of the batch date whose build no longer found it; "
+            "null while a member.",
+        ),
         Field(
             "similarity",
             "double",

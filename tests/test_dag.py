@@ -33,10 +33,11 @@ TASKS = {
     "publish",
     "models",
     "segments",
+    "activate",
     "report",
 }
 # Columns holding the wall-clock time of the run itself: the rest must repeat exactly.
-WALL_CLOCK = {"_ingested_at", "quarantined_at", "recorded_at"}
+WALL_CLOCK = {"_ingested_at", "quarantined_at", "recorded_at", "scored_at", "generated_at"}
 
 
 def cdp(*args: str) -> subprocess.CompletedProcess:
@@ -65,7 +66,7 @@ def test_every_dag_file_loads_without_import_errors(dag):
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
-    assert {"cdp_nightly", "cdp_gdpr"} <= set(bag.dag_ids)
+    assert {"cdp_nightly", "cdp_gdpr", "cdp_models"} <= set(bag.dag_ids)
     # Every .py file in dags/ defines at least one DAG (no stray modules the scheduler parses).
     files = {Path(d.fileloc).name for d in bag.dags.values()}
     assert files == {p.name for p in DAGS_FOLDER.glob("*.py")}
@@ -81,15 +82,22 @@ def test_the_nightly_dag_runs_one_at_a_time_with_retries_in_build_order(dag):
     chain = ["land", "bronze", "silver", "identity", "purchases", "rfm", "profiles"]
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
-    # The gate checks tonight's staged gold before publish replaces the published tables;
+    # Scores and segments are staged with the rest of gold; the gate checks tonight's staged
+    # gold before publish replaces the published tables; exports leave only after publish;
     # the report comes last.
-    assert dag.get_task("quality_gate").upstream_task_ids == {"profiles"}
+    assert dag.get_task("models").upstream_task_ids == {"profiles"}
+    assert dag.get_task("segments").upstream_task_ids == {"models"}
+    assert dag.get_task("quality_gate").upstream_task_ids == {"segments"}
     assert dag.get_task("publish").upstream_task_ids == {"quality_gate"}
-    assert dag.get_task("models").upstream_task_ids == {"publish"}
-    gold = {f"gold.{t}" for t in ("identity_map", "purchases", "rfm", "profiles")}
+    assert dag.get_task("activate").upstream_task_ids == {"publish"}
+    gold = {
+        f"gold.{t}"
+        for t in ("identity_map", "purchases", "rfm", "profiles", "propensity_scores",
+                  "segments", "segment_membership")
+    }  # fmt: skip
     assert gold <= {a.name for a in dag.get_task("publish").outlets}
     assert not any(dag.get_task(t).outlets for t in ("identity", "purchases", "rfm", "profiles"))
-    assert "segments" in dag.get_task("report").upstream_task_ids
+    assert {"models", "segments", "activate"} <= dag.get_task("report").upstream_task_ids
     # Tasks pass counts and table names, never data: their params are paths and a date.
     assert set(dag.params.keys()) == {"batch_date", "landing", "warehouse", "config"}
 

@@ -1,7 +1,8 @@
 """Segments main: gold.segment_membership and gold.segments for one batch date, by name.
 
 Reads tonight's staged gold.profiles, the propensity scores (tonight's staged ones, else the
-published ones, else none: score columns null) and last night's published membership;
+published ones, else none: score columns null) and the membership the night before left
+(``previous_state``);
 evaluates every definition (rule segments in one pass, then each look-alike after its
 seed) and stages both tables whole (``catalog.write_staged``) for the quality gate. The
 definitions are loaded and every rule checked before any table is read, so a refused rule
@@ -46,6 +47,30 @@ def _scores(spark: SparkSession, warehouse: str) -> DataFrame | None:
         return catalog.read_staged(spark, SCORES, warehouse)
     if catalog.exists(spark, SCORES, warehouse):
         return catalog.read(spark, SCORES, warehouse)
+    return None
+
+
+def previous_state(spark: SparkSession, warehouse: str, day: dt.date) -> DataFrame | None:
+    """The membership as the build of the night before ``day`` left it.
+
+    Normally the published table; when it was already built for ``day`` or later (a night
+    run again, a backfill), the newest earlier Delta version built for an earlier night, so
+    re-running a night gives the same entries and exits."""
+    from delta.tables import DeltaTable
+
+    if not catalog.exists(spark, MEMBERSHIP, warehouse):
+        return None
+    current = catalog.read(spark, MEMBERSHIP, warehouse)
+    latest = current.agg(F.max("as_of")).first()[0]
+    if latest is None or latest < day:
+        return current
+    path = catalog.table_path(MEMBERSHIP, warehouse)
+    versions = [r[0] for r in DeltaTable.forPath(spark, path).history().select("version").collect()]
+    for version in sorted(versions, reverse=True):
+        older = spark.read.format("delta").option("versionAsOf", version).load(path)
+        as_of = older.agg(F.max("as_of")).first()[0]
+        if as_of is None or as_of < day:
+            return older
     return None
 
 
@@ -99,19 +124,19 @@ def run_segments(
 ) -> dict[str, dict[str, int]]:
     """Stage gold.segment_membership and gold.segments as of ``batch_date``.
 
-    ``built_at`` (default: now, UTC) stamps tonight's entries and exits. Returns, for
-    Airflow's XCom, ``{segment: {"members": n, "entered": n, "exited": n}}``.
+    ``built_at`` stamps tonight's entries and exits; by default the end of the batch date
+    (UTC), the business time the build describes, so re-running a night stamps the same
+    times. Returns, for Airflow's XCom, ``{segment: {"members": n, "entered": n,
+    "exited": n}}``.
     """
     day = dt.date.fromisoformat(batch_date)
-    built_at = built_at or dt.datetime.now(dt.UTC)
+    built_at = built_at or dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
     wh = settings.paths.warehouse
     # Every definition and rule is checked first: a refused rule never reaches Spark.
     definitions = load_definitions(settings.segments.definitions)
     if not catalog.exists_staged(spark, PROFILES, wh):
         raise CdpError("segments need tonight's gold.profiles; run the profiles step first")
-    previous = (
-        catalog.read(spark, MEMBERSHIP, wh) if catalog.exists(spark, MEMBERSHIP, wh) else None
-    )
+    previous = previous_state(spark, wh, day)
 
     # The audience feeds one rule pass, every look-alike's training and scoring, and the
     # membership update: computed once.
