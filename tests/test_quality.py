@@ -23,7 +23,14 @@ from cdp import catalog
 from cdp.errors import CdpError
 from expectations import gate, suites
 from schemas.fields import Field, Schema
-from schemas.gold import GOLD_SCHEMAS, IDENTITY_MAP, PROFILE, RFM
+from schemas.gold import (
+    GOLD_SCHEMAS,
+    IDENTITY_MAP,
+    PROFILE,
+    RFM,
+    SEGMENT_MEMBERSHIP,
+    SEGMENTS,
+)
 from schemas.xdm import SCHEMAS
 from tests.conftest import make_settings
 
@@ -205,6 +212,46 @@ def test_a_broken_staged_gold_table_fails_the_gate_and_is_not_published(spark, t
     # quality.gate=false skips the gate (with a warning), for debugging a failing build only.
     off = dataclasses.replace(settings, quality=dataclasses.replace(settings.quality, gate=False))
     assert gate.run_gate(spark, off, day).skipped
+
+
+def test_no_profile_in_a_segment_without_consent_for_its_purpose(spark, tmp_path):
+    """The gate refuses a staged membership that holds a profile whose consent does not
+    allow the segment's purpose, whatever job wrote it."""
+    settings = make_settings(tmp_path / "landing", tmp_path / "warehouse")
+    wh, day = settings.paths.warehouse, "2026-11-24"
+    profiles = _frame(
+        spark,
+        PROFILE,
+        {**_profile("p1"), "is_email_allowed": True},
+        {**_profile("p2"), "is_email_allowed": False, "is_analytics_allowed": True},
+    )
+    catalog.write(profiles, "gold.profiles", wh, mode="overwrite")
+    identifiers = _frame(
+        spark, IDENTITY_MAP, _identifier("crm_id", "C1", "p1", 1),
+        _identifier("crm_id", "C2", "p2", 2),
+    )  # fmt: skip
+    catalog.write(identifiers, "gold.identity_map", wh, mode="overwrite")
+    segments = _frame(
+        spark, SEGMENTS, _valid_row(SEGMENTS, segment="newsletter", purpose="email", kind="rule")
+    )
+    catalog.write_staged(segments, "gold.segments", wh)
+    member = {"segment": "newsletter", "purpose": "email", "is_member": True}
+    membership = _frame(
+        spark,
+        SEGMENT_MEMBERSHIP,
+        _valid_row(SEGMENT_MEMBERSHIP, profile_id="p1", **member),
+        _valid_row(SEGMENT_MEMBERSHIP, profile_id="p2", **member),  # no email consent
+    )
+    catalog.write_staged(membership, "gold.segment_membership", wh)
+    with pytest.raises(CdpError, match=r"gold\.segment_membership"):
+        gate.run_gate(spark, settings, day)
+    summary = json.loads((Path(wh) / "_quality" / f"run-{day}.json").read_text())
+    failed = {(f["table"], f["expectation"], f["unexpected"]) for f in summary["failures"]}
+    assert failed == {("gold.segment_membership", "unexpected_rows_expectation", 1)}
+
+    # Without p2 the same night passes.
+    catalog.write_staged(membership.where("profile_id = 'p1'"), "gold.segment_membership", wh)
+    assert gate.run_gate(spark, settings, day).success
 
 
 # ----------------------------------------------------------------------------- the DAG
