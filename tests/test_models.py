@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from decimal import Decimal
 
 import numpy as np
@@ -294,7 +295,6 @@ def test_an_equal_model_is_refused_and_a_better_one_promoted(spark, history, tmp
 def test_notebook_trains_a_challenger_against_the_champion(spark, history):
     """notebooks/propensity_models.ipynb in its own kernel, on this warehouse and MLflow."""
     import os
-    import re
     from pathlib import Path
 
     import nbformat
@@ -341,3 +341,42 @@ def test_notebook_trains_a_challenger_against_the_champion(spark, history):
     (new,) = after - before
     champ = registry.champion(client, settings, "purchase_propensity")
     assert (champ.version == new) == (decision.group(1) == "promoted")
+
+
+def test_cdp_models_train_runs_the_training_dag(history):
+    """`cdp models train` runs dags/cdp_models.py embedded, in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    from jobs.models import registry
+
+    settings, _ = history
+    name = registry.registered_name(settings, "churn")
+    client = _client(settings)
+    before = {v.version for v in client.search_model_versions(f"name='{name}'")}
+    env = {
+        **os.environ,
+        "CDP_SPARK__MASTER": "local[2]",
+        "CDP_SPARK__SHUFFLE_PARTITIONS": "1",
+        "CDP_SPARK__DRIVER_MEMORY": "2g",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cdp.cli", "models", "train", "--date", END.isoformat(),
+         "--warehouse", settings.paths.warehouse],
+        capture_output=True, text=True, env=env, timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"^purchase_propensity v\d+: holdout ROC AUC 0\.\d+", done.stdout, re.M)
+    assert re.search(r"^churn v\d+: .*(promoted|refused)", done.stdout, re.M), done.stdout
+    after = {v.version for v in client.search_model_versions(f"name='{name}'")}
+    assert len(after - before) == 1
+
+    # Without a date it says what it needs, in one line.
+    bad = subprocess.run(
+        [sys.executable, "-m", "cdp.cli", "models", "train", "--warehouse",
+         settings.paths.warehouse],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith("cdp: error: models train needs --date")
