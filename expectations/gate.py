@@ -275,3 +275,49 @@ def run_gate(spark: SparkSession, settings: Settings, batch_date: str) -> GateRe
             f" gold not published; see {result.summary_path}"
         )
     return result
+
+
+def check_exports(
+    spark: SparkSession, settings: Settings, batch_date: str, exported: DataFrame
+) -> GateResult:
+    """Validate what tonight's activation exports wrote (``exported``: destination,
+    profile_id, purpose, segment_purpose) against the published gold.profiles; CdpError when
+    an exported profile lacks consent for either purpose. Data Docs and a summary
+    (``exports-<date>.json``) beside the gate's."""
+    import great_expectations as gx
+
+    folder = quality_folder(settings.paths.warehouse)
+    docs_uri = f"{folder}/data_docs"
+    local_docs = _local_dir(docs_uri)
+    scratch = None if local_docs is not None else tempfile.TemporaryDirectory(prefix="cdp-dd-")
+    build_dir = local_docs if local_docs is not None else Path(scratch.name)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    result = GateResult(batch_date, success=True, data_docs=f"{docs_uri}/index.html")
+    view = suite_defs.view_name("gold.profiles")
+    catalog.read(spark, "gold.profiles", settings.paths.warehouse).createOrReplaceTempView(view)
+    try:
+        ctx = _context(build_dir)
+        source = ctx.data_sources.add_spark(name="cdp")
+        run_id = gx.core.run_identifier.RunIdentifier(
+            run_name=f"exports {batch_date}", run_time=dt.datetime.now(dt.UTC)
+        )
+        outcomes = _validate(ctx, source, run_id, "exports", exported, suite_defs.exports_suite())
+        exported.unpersist()
+        result.tables["exports"] = "written"
+        result.expectations = len(outcomes)
+        result.failures = [_failure("exports", r) for r in outcomes if not r.success]
+        if scratch is not None:
+            _copy_docs(spark, build_dir, docs_uri)
+    finally:
+        spark.catalog.dropTempView(view)
+        if scratch is not None:
+            scratch.cleanup()
+    result.success = not result.failures
+    result.summary_path = f"{folder}/exports-{batch_date}.json"
+    storage.write_text(spark, result.summary_path, json.dumps(asdict(result), indent=1))
+    if result.failures:
+        raise CdpError(
+            f"export check failed for {batch_date}: {_describe(result.failures[0])};"
+            f" see {result.summary_path}"
+        )
+    return result

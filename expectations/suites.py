@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import great_expectations as gx
 
+from schemas.fields import Field, Schema
 from schemas.gold import GOLD_SCHEMAS, NO_PURCHASE_SEGMENT
 from schemas.labels import is_identifying
 from schemas.xdm import CHANNELS, NAMESPACES, SCHEMAS
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
     from cdp.settings import Settings
-    from schemas.fields import Schema
 
 # The segment jobs/profiles/rfm.py gives a buyer no configured rule matches.
 OTHER_SEGMENT = "Other"
@@ -194,6 +194,31 @@ def consented(schema: Schema, purpose_column: str = "purpose") -> Expectation:
         description=f"every {schema.name} profile is allowed for the row's {purpose_column} "
         "(consent) in gold.profiles",
     )
+
+
+# What the activate step wrote tonight, one row per exported profile and destination
+# (jobs/activation/run.py); checked against the published gold.profiles.
+EXPORTED = Schema(
+    name="exports",
+    description="Profiles in tonight's activation export files.",
+    key=("destination", "profile_id"),
+    fields=(
+        Field("destination", "string", "Destination.", False),
+        Field("profile_id", "string", "Exported profile.", False),
+        Field("purpose", "string", "The destination's purpose.", False),
+        Field("segment_purpose", "string", "The exported segment's purpose.", False),
+    ),
+)
+
+
+def exports_suite() -> list[Expectation]:
+    """No profile in an export without consent for the destination's purpose and for the
+    purpose of the segment it came from."""
+    return [
+        *schema_expectations(EXPORTED),
+        consented(EXPORTED, "purpose"),
+        consented(EXPORTED, "segment_purpose"),
+    ]
 
 
 def _segment_membership(schema: Schema, settings: Settings) -> list[Expectation]:

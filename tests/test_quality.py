@@ -254,6 +254,33 @@ def test_no_profile_in_a_segment_without_consent_for_its_purpose(spark, tmp_path
     assert gate.run_gate(spark, settings, day).success
 
 
+def test_no_profile_in_an_export_without_consent_for_either_purpose(spark, tmp_path):
+    """What the activate step wrote is checked against the published profiles: the
+    destination's purpose and the exported segment's purpose must both be allowed."""
+    settings = make_settings(tmp_path / "landing", tmp_path / "warehouse")
+    wh, day = settings.paths.warehouse, "2026-11-24"
+    profiles = _frame(
+        spark,
+        PROFILE,
+        {**_profile("p1"), "is_ad_sharing_allowed": True, "is_analytics_allowed": True},
+        {**_profile("p2"), "is_ad_sharing_allowed": True, "is_analytics_allowed": False},
+        {**_profile("p3"), "is_ad_sharing_allowed": False, "is_analytics_allowed": True},
+    )
+    catalog.write(profiles, "gold.profiles", wh, mode="overwrite")
+
+    def exported(*ids):
+        return spark.createDataFrame(
+            [("ads", i, "ad_sharing", "analytics") for i in ids],
+            "destination string, profile_id string, purpose string, segment_purpose string",
+        )
+
+    assert gate.check_exports(spark, settings, day, exported("p1")).success
+    with pytest.raises(CdpError, match="export check failed for 2026-11-24: exports"):
+        gate.check_exports(spark, settings, day, exported("p1", "p2", "p3"))
+    summary = json.loads((Path(wh) / "_quality" / f"exports-{day}.json").read_text())
+    assert sorted(f["unexpected"] for f in summary["failures"]) == [1, 1]
+
+
 # ----------------------------------------------------------------------------- the DAG
 
 END = dt.date(2026, 11, 24)

@@ -276,6 +276,39 @@ def export_destination(
     return out
 
 
+def _check_written(
+    spark: SparkSession, settings: Settings, batch_date: str, manifests: list[dict[str, Any]]
+) -> None:
+    """Great Expectations on what was written: every profile in tonight's data files is
+    allowed for the destination's and the segment's purpose (expectations/suites.py). A
+    failure removes tonight's folders, so nothing unchecked is left to deliver."""
+    from expectations.gate import check_exports
+
+    if not settings.quality.gate:
+        return
+    exports = exports_dir(settings)
+    parts = [
+        spark.read.parquet(f"{export_dir(exports, m['destination'], batch_date)}/{KEYS}")
+        .where(F.col("file").startswith(f"{ex.DATA}."))
+        .select(
+            F.lit(m["destination"]).alias("destination"),
+            "profile_id",
+            F.lit(m["purpose"]).alias("purpose"),
+            F.lit(m["segment_purpose"]).alias("segment_purpose"),
+        )
+        for m in manifests
+    ]
+    exported = parts[0]
+    for part in parts[1:]:
+        exported = exported.unionByName(part)
+    try:
+        check_exports(spark, settings, batch_date, exported)
+    except CdpError:
+        for m in manifests:
+            storage.delete(spark, export_dir(exports, m["destination"], batch_date))
+        raise
+
+
 def _audit(spark: SparkSession, settings: Settings, manifests: list[dict[str, Any]]) -> None:
     rows = [
         (
@@ -358,6 +391,7 @@ def run_exports(
             m["withheld"],
         )
         manifests.append(m)
+    _check_written(spark, settings, batch_date, manifests)
     _audit(spark, settings, manifests)
     return {
         m["destination"]: {
