@@ -68,7 +68,11 @@ def previous_state(spark: SparkSession, warehouse: str, day: dt.date) -> DataFra
     versions = [r[0] for r in DeltaTable.forPath(spark, path).history().select("version").collect()]
     for version in sorted(versions, reverse=True):
         older = spark.read.format("delta").option("versionAsOf", version).load(path)
-        as_of = older.agg(F.max("as_of")).first()[0]
+        try:
+            as_of = older.agg(F.max("as_of")).first()[0]
+        except Exception:  # its files were vacuumed (a GDPR erasure): no older state left
+            log.warning("segments: no state before %s left to re-run from; starting afresh", day)
+            return None
         if as_of is None or as_of < day:
             return older
     return None
