@@ -218,7 +218,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     _check_warehouse(settings)
     if not args.date:
         raise CdpError("models train needs --date YYYY-MM-DD (the last day of history to use)")
-    result = orchestration.run_training(settings, args.date, args.config)
+    result = orchestration.run_training(settings, args.date, args.config, args.model)
     for trained in result.results.get("train", []):
         m = trained["metrics"]
         print(
@@ -400,6 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["train"])
     p.add_argument("--date", type=_date, help="last day of history to train on")
+    p.add_argument(
+        "--model",
+        choices=["purchase_propensity", "churn"],
+        help="train this model only (default: every model)",
+    )
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("tables", parents=[common, wh], help="list tables and their row counts")

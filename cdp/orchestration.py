@@ -189,10 +189,16 @@ def run_nightly(
 
 
 def run_training(
-    settings: Settings, batch_date: str, config_file: str | None = None
+    settings: Settings, batch_date: str, config_file: str | None = None, model: str | None = None
 ) -> DagRunResult:
-    """Run dags/cdp_models.py (train, register, promote) for ``batch_date`` in this process."""
-    conf = {"batch_date": batch_date, "warehouse": settings.paths.warehouse, "config": config_file}
+    """Run dags/cdp_models.py (train, register, promote) for ``batch_date`` in this process;
+    ``model`` trains that one only."""
+    conf = {
+        "batch_date": batch_date,
+        "warehouse": settings.paths.warehouse,
+        "config": config_file,
+        "model": model,
+    }
     now = dt.datetime.now(dt.UTC)
     return run_dag(settings, "cdp_models", now, conf, f"models {batch_date}")
 

@@ -6,8 +6,8 @@ the batch date, logs each run to MLflow and registers the model; a new version b
 (jobs/models/training.py). The nightly DAG only scores with the champion, so a bad training
 week never reaches the scores.
 
-Parameters: ``batch_date`` (default: the day before the run's logical date), ``warehouse``
-and ``config``. Run embedded with `cdp models train --date D`, or on a deployment with
+Parameters: ``batch_date`` (default: the day before the run's logical date), ``warehouse``,
+``config`` and ``model`` (train one model only). Run embedded with `cdp models train --date D`, or on a deployment with
 `airflow dags trigger cdp_models`. The schedule is ``propensity.training_schedule``.
 """
 
@@ -38,6 +38,11 @@ SCHEDULE = load_settings().propensity.training_schedule
         "batch_date": Param(None, type=["null", "string"], description="YYYY-MM-DD"),
         "warehouse": Param(None, type=["null", "string"]),
         "config": Param(None, type=["null", "string"]),
+        "model": Param(
+            None,
+            type=["null", "string"],
+            description="purchase_propensity or churn; default: every model",
+        ),
     },
 )
 def cdp_models():
@@ -56,7 +61,10 @@ def cdp_models():
         if not batch_date:
             when = context.get("logical_date") or context["dag_run"].run_after
             batch_date = (when - dt.timedelta(days=1)).date().isoformat()
-        results = models_job.train_models(get_spark(settings), settings, batch_date)
+        from jobs.models.training import MODELS
+
+        chosen = (params["model"],) if params.get("model") else MODELS
+        results = models_job.train_models(get_spark(settings), settings, batch_date, chosen)
         return [r.brief() for r in results]
 
     train()
