@@ -18,11 +18,14 @@ DEMO_DAYS = 3
 
 
 def make_settings(landing: Path | str, warehouse: Path | str) -> Settings:
-    """Test settings: small Spark, the given folders."""
+    """Test settings: small Spark, the given folders, and small tree ensembles for the
+    propensity models the builds train on a few days of data (tests/test_models.py trains
+    with the defaults)."""
     settings = load_settings(environ={})
     settings.spark.master = "local[2]"
     settings.spark.shuffle_partitions = 1
     settings.spark.driver_memory = "2g"
+    settings.propensity.max_iter = 5
     return settings.with_paths(landing=str(landing), warehouse=str(warehouse))
 
 

@@ -175,12 +175,14 @@ def history(spark, tmp_path_factory):
     """400 persons over 100 days: the first 99 delivered as one initial load, then a nightly
     extract; built night by night like the DAG (the first night trains the first models)."""
     from cdp import pipeline
+    from cdp.settings import PropensitySettings
     from cdp.synthetic import generate
     from tests.conftest import make_settings
 
     base = tmp_path_factory.mktemp("models")
     generate(base / "landing", persons=400, days=100, seed=5, end_date=END, initial_load_days=99)
     settings = make_settings(base / "landing", base / "warehouse")
+    settings.propensity = PropensitySettings()  # the defaults, whose quality is measured
     results = [pipeline.run_batch(spark, settings, day) for day in NIGHTS]
     return settings, results
 
