@@ -24,7 +24,7 @@ def make_settings(landing: Path | str, warehouse: Path | str) -> Settings:
     settings = load_settings(environ={})
     settings.spark.master = "local[2]"
     settings.spark.shuffle_partitions = 1
-    settings.spark.driver_memory = "2g"
+    settings.spark.driver_memory = "3g"
     settings.propensity.max_iter = 5
     return settings.with_paths(landing=str(landing), warehouse=str(warehouse))
 
@@ -38,6 +38,18 @@ def spark(tmp_path_factory):
     session = get_spark(make_settings(base / "landing", base / "warehouse"))
     yield session
     session.stop()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_cached_data():
+    """Each test module leaves the shared session as it found it: whatever a module's builds
+    cached is released, so a long run does not exhaust the driver's memory."""
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.catalog.clearCache()
 
 
 @pytest.fixture(scope="session")

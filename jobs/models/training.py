@@ -174,9 +174,12 @@ def train(
 
     client, experiment_id = registry.connect(settings)
     columns = feats.all_feature_names(inputs.windows)
+    # Sorted by profile, so the same data gives the same model (the trees' row sampling
+    # follows the rows' order, which a shuffle would otherwise leave to chance).
     train_set = labelled_set(inputs, settings, model, split.train_cutoff, split.label_days)
     holdout = labelled_set(inputs, settings, model, split.holdout_cutoff, split.label_days)
-    train_set, holdout = train_set.persist(), holdout.persist()
+    train_set = train_set.orderBy("profile_id").persist()
+    holdout = holdout.orderBy("profile_id").persist()
     try:
         classes = train_set.select("label").distinct().count()
         if classes < 2:
