@@ -282,6 +282,8 @@ def test_a_better_model_is_promoted_and_a_worse_one_refused(spark, history, tmp_
     )
     client = _client(full)
     assert registry.champion(client, full, model).version == better.version
+    # The store's artifacts sit beside it, not in ./mlruns of whatever folder runs this.
+    assert client.get_run(better.run_id).info.artifact_uri.startswith(str(tmp_path))
     name = registry.registered_name(full, model)
     assert client.get_model_version(name, better.version).tags["promotion"].startswith("promoted")
     assert client.get_model_version(name, worse.version).tags["promotion"].startswith("refused")

@@ -43,11 +43,15 @@ def tracking_uri(settings: Settings) -> str:
 
 
 def artifact_location(settings: Settings) -> str | None:
-    """Where runs keep their artifacts (the models): beside the local store; a tracking
+    """Where runs keep their artifacts (the models): beside a local SQLite store (MLflow's
+    own default would be ./mlruns in whatever folder the process runs in); a tracking
     server decides its own."""
-    if settings.propensity.tracking_uri:
-        return None
-    return str(Path(settings.paths.warehouse.removeprefix("file:")) / MLFLOW_DIR / "artifacts")
+    uri = settings.propensity.tracking_uri
+    if not uri:
+        return str(Path(settings.paths.warehouse.removeprefix("file:")) / MLFLOW_DIR / "artifacts")
+    if uri.startswith("sqlite:///"):
+        return str(Path(uri.removeprefix("sqlite:///")).parent / "artifacts")
+    return None
 
 
 def connect(settings: Settings) -> tuple[MlflowClient, str]:
