@@ -207,14 +207,19 @@ def _copy_docs(spark: SparkSession, local: Path, uri: str) -> None:
             storage.write_text(spark, f"{uri}/{rel}", path.read_text(encoding="utf-8"))
 
 
-def run_gate(spark: SparkSession, settings: Settings, batch_date: str) -> GateResult:
-    """Validate tonight's build; CdpError naming the first failure when anything fails."""
-    if not settings.quality.gate:
-        log.warning(
-            "quality gate is off (quality.gate=false): %s is published unchecked", batch_date
-        )
-        return GateResult(batch_date, success=True, skipped=True)
-
+def _checkpoints(
+    spark: SparkSession,
+    settings: Settings,
+    batch_date: str,
+    run_name: str,
+    batches: dict[str, tuple[DataFrame, str]],
+    suites: dict[str, list],
+    views: dict[str, DataFrame],
+    summary: str,
+) -> GateResult:
+    """Validate each of ``batches`` (name -> (DataFrame, what it is)) against its suite, with
+    ``views`` registered for the rules that look at other tables; Data Docs and the JSON
+    summary ``<warehouse>/_quality/<summary>`` written. Raises nothing: the caller decides."""
     import great_expectations as gx
 
     folder = quality_folder(settings.paths.warehouse)
@@ -229,18 +234,13 @@ def run_gate(spark: SparkSession, settings: Settings, batch_date: str) -> GateRe
     build_dir.mkdir(parents=True, exist_ok=True)
 
     result = GateResult(batch_date, success=True, data_docs=f"{docs_uri}/index.html")
-    batches = tonight(spark, settings, batch_date)
-    suites = suite_defs.build_suites(settings)
-    views = []
     try:
-        for name, (df, _) in batches.items():
-            view = suite_defs.view_name(name)
+        for view, df in views.items():
             df.createOrReplaceTempView(view)
-            views.append(view)
         ctx = _context(build_dir)
         source = ctx.data_sources.add_spark(name="cdp")
         run_id = gx.core.run_identifier.RunIdentifier(
-            run_name=batch_date, run_time=dt.datetime.now(dt.UTC)
+            run_name=run_name, run_time=dt.datetime.now(dt.UTC)
         )
         for name, (df, origin) in batches.items():
             outcomes = _validate(ctx, source, run_id, name, df, suites[name])
@@ -257,8 +257,30 @@ def run_gate(spark: SparkSession, settings: Settings, batch_date: str) -> GateRe
             scratch.cleanup()
 
     result.success = not result.failures
-    result.summary_path = f"{folder}/run-{batch_date}.json"
+    result.summary_path = f"{folder}/{summary}"
     storage.write_text(spark, result.summary_path, json.dumps(asdict(result), indent=1))
+    return result
+
+
+def run_gate(spark: SparkSession, settings: Settings, batch_date: str) -> GateResult:
+    """Validate tonight's build; CdpError naming the first failure when anything fails."""
+    if not settings.quality.gate:
+        log.warning(
+            "quality gate is off (quality.gate=false): %s is published unchecked", batch_date
+        )
+        return GateResult(batch_date, success=True, skipped=True)
+
+    batches = tonight(spark, settings, batch_date)
+    result = _checkpoints(
+        spark,
+        settings,
+        batch_date,
+        batch_date,
+        batches,
+        suite_defs.build_suites(settings),
+        {suite_defs.view_name(name): df for name, (df, _) in batches.items()},
+        f"run-{batch_date}.json",
+    )
     log.info(
         "quality gate %s: %d tables, %d expectations, %d failed",
         batch_date,
@@ -284,37 +306,17 @@ def check_exports(
     profile_id, purpose, segment_purpose) against the published gold.profiles; CdpError when
     an exported profile lacks consent for either purpose. Data Docs and a summary
     (``exports-<date>.json``) beside the gate's."""
-    import great_expectations as gx
-
-    folder = quality_folder(settings.paths.warehouse)
-    docs_uri = f"{folder}/data_docs"
-    local_docs = _local_dir(docs_uri)
-    scratch = None if local_docs is not None else tempfile.TemporaryDirectory(prefix="cdp-dd-")
-    build_dir = local_docs if local_docs is not None else Path(scratch.name)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    result = GateResult(batch_date, success=True, data_docs=f"{docs_uri}/index.html")
-    view = suite_defs.view_name("gold.profiles")
-    catalog.read(spark, "gold.profiles", settings.paths.warehouse).createOrReplaceTempView(view)
-    try:
-        ctx = _context(build_dir)
-        source = ctx.data_sources.add_spark(name="cdp")
-        run_id = gx.core.run_identifier.RunIdentifier(
-            run_name=f"exports {batch_date}", run_time=dt.datetime.now(dt.UTC)
-        )
-        outcomes = _validate(ctx, source, run_id, "exports", exported, suite_defs.exports_suite())
-        exported.unpersist()
-        result.tables["exports"] = "written"
-        result.expectations = len(outcomes)
-        result.failures = [_failure("exports", r) for r in outcomes if not r.success]
-        if scratch is not None:
-            _copy_docs(spark, build_dir, docs_uri)
-    finally:
-        spark.catalog.dropTempView(view)
-        if scratch is not None:
-            scratch.cleanup()
-    result.success = not result.failures
-    result.summary_path = f"{folder}/exports-{batch_date}.json"
-    storage.write_text(spark, result.summary_path, json.dumps(asdict(result), indent=1))
+    profiles = catalog.read(spark, "gold.profiles", settings.paths.warehouse)
+    result = _checkpoints(
+        spark,
+        settings,
+        batch_date,
+        f"exports {batch_date}",
+        {"exports": (exported, "written")},
+        {"exports": suite_defs.exports_suite()},
+        {suite_defs.view_name("gold.profiles"): profiles},
+        f"exports-{batch_date}.json",
+    )
     if result.failures:
         raise CdpError(
             f"export check failed for {batch_date}: {_describe(result.failures[0])};"
