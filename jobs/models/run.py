@@ -89,13 +89,15 @@ def train_models(
     batch_date: str,
     models: tuple[str, ...] = MODELS,
     staged: bool = False,
+    inputs: Inputs | None = None,
 ) -> list[TrainingResult]:
     """Train every model on the history up to ``batch_date``; each is promoted only when it
-    beats the champion on the holdout."""
+    beats the champion on the holdout. ``inputs``: already loaded for that date (the nightly
+    scoring has them), else read here."""
     from jobs.models.training import horizon
 
     as_of = dt.date.fromisoformat(batch_date)
-    inputs = load_inputs(spark, settings, as_of, staged)
+    inputs = inputs or load_inputs(spark, settings, as_of, staged)
     start = history_start(inputs)
     results = []
     for model in models:
@@ -125,7 +127,9 @@ def run_scoring(spark: SparkSession, settings: Settings, batch_date: str) -> dic
             if champ is None:
                 log.info("%s: no champion yet, training one first", model)
                 try:
-                    (trained,) = train_models(spark, settings, batch_date, (model,), staged=True)
+                    (trained,) = train_models(
+                        spark, settings, batch_date, (model,), staged=True, inputs=inputs
+                    )
                 except NotTrainable as exc:
                     # The first nights of a new installation: nothing to learn from yet.
                     log.warning("%s", exc)
