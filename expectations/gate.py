@@ -216,14 +216,20 @@ def _checkpoints(
     suites: dict[str, list],
     views: dict[str, DataFrame],
     summary: str,
+    docs: str,
 ) -> GateResult:
     """Validate each of ``batches`` (name -> (DataFrame, what it is)) against its suite, with
-    ``views`` registered for the rules that look at other tables; Data Docs and the JSON
-    summary ``<warehouse>/_quality/<summary>`` written. Raises nothing: the caller decides."""
+    ``views`` registered for the rules that look at other tables; Data Docs in
+    ``<warehouse>/_quality/<docs>/`` and the JSON summary ``<warehouse>/_quality/<summary>``
+    written. Raises nothing: the caller decides.
+
+    Each checkpoint run owns its Data Docs site: Great Expectations rebuilds a site's index
+    from its own in-memory context and deletes the pages that context does not hold, so a
+    second kind of check writing into the same site would remove the first one's pages."""
     import great_expectations as gx
 
     folder = quality_folder(settings.paths.warehouse)
-    docs_uri = f"{folder}/data_docs"
+    docs_uri = f"{folder}/{docs}"
     local_docs = _local_dir(docs_uri)
     scratch = None
     if local_docs is None:
@@ -280,6 +286,7 @@ def run_gate(spark: SparkSession, settings: Settings, batch_date: str) -> GateRe
         suite_defs.build_suites(settings),
         {suite_defs.view_name(name): df for name, (df, _) in batches.items()},
         f"run-{batch_date}.json",
+        "data_docs",
     )
     log.info(
         "quality gate %s: %d tables, %d expectations, %d failed",
@@ -304,8 +311,8 @@ def check_exports(
 ) -> GateResult:
     """Validate what tonight's activation exports wrote (``exported``: destination,
     profile_id, purpose, segment_purpose) against the published gold.profiles; CdpError when
-    an exported profile lacks consent for either purpose. Data Docs and a summary
-    (``exports-<date>.json``) beside the gate's."""
+    an exported profile lacks consent for either purpose. Data Docs (``export_docs/``) and a
+    summary (``exports-<date>.json``) beside the gate's."""
     profiles = catalog.read(spark, "gold.profiles", settings.paths.warehouse)
     result = _checkpoints(
         spark,
@@ -316,6 +323,7 @@ def check_exports(
         {"exports": suite_defs.exports_suite()},
         {suite_defs.view_name("gold.profiles"): profiles},
         f"exports-{batch_date}.json",
+        "export_docs",
     )
     if result.failures:
         raise CdpError(

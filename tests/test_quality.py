@@ -105,6 +105,8 @@ def test_the_suites_pass_on_a_built_warehouse_and_write_data_docs(spark, built):
     assert (docs / "index.html").is_file()
     assert list((docs / "validations").rglob("*.html"))
     assert (docs / "expectations" / "gold" / "profiles.html").is_file()
+    # The export check keeps its own site: it must not prune the gate's pages.
+    assert (Path(wh) / "_quality" / "export_docs" / "index.html").is_file()
 
 
 def _frame(spark, schema: Schema, *rows: dict):
