@@ -49,8 +49,12 @@ run: demo-data
 	@echo '  .venv/bin/cdp sql "select segment, members, entered, exited from gold.segments"'
 	@echo '  .venv/bin/cdp tables'
 
+# Two pytest workers, each with its own Spark session: on small test data a Spark job is
+# mostly single-threaded driver work, so two sessions keep both cores busy. A test file
+# stays on one worker (its module fixtures are built once, its tests run in order).
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -2,7 +2,8 @@
 
 `cdp run` runs dags/cdp_nightly.py through Airflow (dag.test, a SQLite metadata database in
 the warehouse) in a fresh process, as an operator would; the tables it leaves are then read
-back here. Two consecutive dates accumulate; running a date again gives the same tables.
+back here. Two consecutive dates accumulate; running a date again gives the same tables; a
+third night that breaks a suite stops before publish.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from cdp import catalog
 
@@ -178,4 +181,83 @@ def test_running_a_date_again_gives_the_same_tables(spark, nightly):
     after = _snapshot(spark, warehouse)
     assert set(after) == set(before)
     changed = [name for name in before if before[name] != after[name]]
-    assert changed == []
+    assert changed == []  # profile ids in gold.identity_map included
+    # The night's files were recognised by content: nothing landed twice.
+    log = catalog.read(spark, "bronze.file_log", str(warehouse)).where(
+        f"batch_date = DATE'{DATES[-1]}'"
+    )
+    last_attempt = log.where(F.col("logged_at") == log.agg(F.max("logged_at")).first()[0])
+    assert {r["status"] for r in last_attempt.collect()} == {"duplicate"}
+
+
+def _gold_state(spark, wh: str) -> dict[str, tuple[int, list]]:
+    """Each published gold table's Delta version and rows."""
+    from delta.tables import DeltaTable
+
+    state = {}
+    for name in catalog.TABLES:
+        if name.startswith("gold.") and catalog.exists(spark, name, wh):
+            table = DeltaTable.forPath(spark, catalog.table_path(name, wh))
+            version = table.history(1).collect()[0]["version"]
+            rows = sorted(
+                json.dumps(r.asDict(recursive=True), default=str)
+                for r in catalog.read(spark, name, wh).collect()
+            )
+            state[name] = (version, rows)
+    return state
+
+
+def _last_run_task_states(warehouse: Path) -> dict[str, str]:
+    """Task states of the latest embedded run, from Airflow's metadata database."""
+    with sqlite3.connect(warehouse / "_airflow" / "airflow.db") as db:
+        run_id = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = 'cdp_nightly' ORDER BY id DESC LIMIT 1"
+        ).fetchone()[0]
+        rows = db.execute(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = 'cdp_nightly' AND run_id = ?",
+            (run_id,),
+        ).fetchall()
+    return dict(rows)
+
+
+def test_a_night_that_breaks_a_suite_stops_the_dag_before_publish(spark, nightly):
+    """Runs last: it leaves a failed night (staged, unpublished) in the module's warehouse."""
+    landing, warehouse, _ = nightly
+    wh = str(warehouse)
+    before = _gold_state(spark, wh)
+    assert {"gold.identity_map", "gold.purchases", "gold.profiles"} <= set(before)
+
+    # The next night the web source sends a purchase from a channel the contract does not
+    # know (web|app): nothing before the gate refuses it, so it reaches gold.purchases.
+    night = (END + dt.timedelta(days=1)).isoformat()
+    event = {
+        "event_id": "kiosk-event-1",
+        "event_ts": f"{night}T10:00:00Z",
+        "channel": "kiosk",
+        "event_type": "purchase",
+        "anonymous_id": "kiosk-cookie-1",
+        "sku": "SKU-100001",
+        "order_id": "KIOSK-1",
+        "revenue": "12.50",
+        "currency": "EUR",
+    }
+    (landing / "web" / night).mkdir(parents=True)
+    (landing / "web" / night / "kiosk_events.jsonl").write_text(json.dumps(event) + "\n")
+    broken = cdp("run", "--landing", str(landing), "--warehouse", wh, "--date", night)
+
+    assert broken.returncode != 0
+    assert f"{night}: task quality_gate failed: CdpError: quality gate failed" in broken.stderr
+    states = _last_run_task_states(warehouse)
+    assert states["profiles"] == "success" and states["quality_gate"] == "failed"
+    assert states["publish"] == "upstream_failed" and states["report"] == "upstream_failed"
+    assert states["activate"] == "upstream_failed"
+
+    summary = json.loads((warehouse / "_quality" / f"run-{night}.json").read_text())
+    failed = {(f["table"], f["column"]) for f in summary["failures"]}
+    assert ("gold.purchases", "channel") in failed
+    assert ("silver.experience_events", "channel") in failed
+    # Tonight's build is still staged, unpublished; the published gold is last night's, to
+    # the Delta version.
+    staged = catalog.read_staged(spark, "gold.purchases", wh)
+    assert staged.where("channel = 'kiosk'").count() == 1
+    assert _gold_state(spark, wh) == before

@@ -230,12 +230,26 @@ def erase(spark: SparkSession, settings: Settings, namespace: str, raw: str) -> 
     rows = {name: _delete(spark, name, doomed[name], wh) for name in order}
     rows[EXPORTS] = exported
     # VACUUM with zero retention is refused unless this check is off (Delta's guard against
-    # removing files a concurrent reader still uses; an erasure must remove them).
-    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    # removing files a concurrent reader still uses; an erasure must remove them). VACUUM
+    # lists a table's files in as many tasks as partition discovery's parallelism (10,000 by
+    # default: 20-30 s per small table on two cores); the cluster's cores are enough.
+    vacuum_conf = {
+        "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(
+            max(1, spark.sparkContext.defaultParallelism)
+        ),
+    }
+    previous = {key: spark.conf.get(key, None) for key in vacuum_conf}
+    for key, value in vacuum_conf.items():
+        spark.conf.set(key, value)
     try:
         files = sum(_vacuum(spark, catalog.table_path(n, wh)) for n in doomed)
     finally:
-        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
     for folder in TRANSIENT_FOLDERS:
         storage.delete(spark, f"{wh.rstrip('/')}/{folder}")
     outcome = "completed" if any(rows.values()) else "not_found"
