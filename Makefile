@@ -51,11 +51,10 @@ run: demo-data
 
 # Two pytest workers, each with its own Spark session: on small test data a Spark job is
 # mostly single-threaded driver work, so two sessions keep both cores busy. A test file
-# stays on one worker (its module fixtures are built once, its tests run in order), and the
-# files that read the shared `built` warehouse share one (tests/conftest.py).
+# stays on one worker (its module fixtures are built once, its tests run in order).
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
 
 lint:
 	$(VENV)/bin/ruff check .

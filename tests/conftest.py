@@ -75,14 +75,3 @@ def built(spark, generated_landing, tmp_path_factory):
     settings = make_settings(generated_landing, tmp_path_factory.mktemp("built") / "warehouse")
     results = [pipeline.run_batch(spark, settings, day) for day in batch_dates()]
     return settings, results
-
-
-def pytest_collection_modifyitems(config, items):
-    """Worker groups for pytest-xdist (`make test`, ``--dist loadgroup``): a file's tests stay
-    together on one worker (module fixtures built once, tests in order), and every file that
-    reads the session's ``built`` warehouse shares one worker, so it is built once, not once
-    per worker."""
-    uses_built = {item.path for item in items if "built" in getattr(item, "fixturenames", ())}
-    for item in items:
-        group = "built" if item.path in uses_built else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
