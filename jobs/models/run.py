@@ -97,7 +97,8 @@ def train_models(
     from jobs.models.training import horizon
 
     as_of = dt.date.fromisoformat(batch_date)
-    inputs = inputs or load_inputs(spark, settings, as_of, staged)
+    if inputs is None:
+        inputs = load_inputs(spark, settings, as_of, staged)
     start = history_start(inputs)
     results = []
     for model in models:
