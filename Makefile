@@ -51,10 +51,12 @@ run: demo-data
 
 # Two pytest workers, each with its own Spark session: on small test data a Spark job is
 # mostly single-threaded driver work, so two sessions keep both cores busy. A test file
-# stays on one worker (its module fixtures are built once, its tests run in order).
+# stays on one worker (its module fixtures are built once, its tests run in order), and the
+# tests reading the shared `built` warehouse share one (tests/conftest.py). The slowest
+# tests are listed at the end.
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -75,3 +75,35 @@ def built(spark, generated_landing, tmp_path_factory):
     settings = make_settings(generated_landing, tmp_path_factory.mktemp("built") / "warehouse")
     results = [pipeline.run_batch(spark, settings, day) for day in batch_dates()]
     return settings, results
+
+
+# Worker scheduling for pytest-xdist (`make test` runs two workers, ``--dist loadfile``).
+# A file's tests stay together on one worker (its module fixtures are built once and its tests
+# run in order), except that every test reading the session's ``built`` warehouse goes to one
+# worker, so the warehouse is built once rather than once per worker. The controller only sees
+# node ids, so the workers name those tests through pytest's cache during collection, which
+# ends before the controller schedules. (xdist's own ``xdist_group`` marks do not work with
+# pytest 9.2: xdist renames ``item._nodeid``, which pytest no longer reads.)
+_BUILT_TESTS = "cdp/tests_reading_built"
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):
+        built = sorted(i.nodeid for i in items if "built" in getattr(i, "fixturenames", ()))
+        config.cache.set(_BUILT_TESTS, built)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class BuiltOnOneWorker(LoadFileScheduling):
+        _built: frozenset[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self._built is None:
+                self._built = frozenset(config.cache.get(_BUILT_TESTS, []))
+            return "built" if nodeid in self._built else super()._split_scope(nodeid)
+
+    return BuiltOnOneWorker(config, log)
