@@ -7,6 +7,8 @@ folders live under pytest's temporary folder.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,13 @@ from cdp.settings import Settings, load_settings
 
 DEMO_END = dt.date(2026, 11, 24)
 DEMO_DAYS = 3
+# Tiny test data: compiling generated Java for every query (whole-stage code generation)
+# costs more than interpreting the plan; the results are the same. Measured on the `built`
+# warehouse's three nights (150 persons, one process): 331 s with, 281 s without.
+TINY_DATA_CONF = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
 
 
 def make_settings(landing: Path | str, warehouse: Path | str) -> Settings:
@@ -25,8 +34,25 @@ def make_settings(landing: Path | str, warehouse: Path | str) -> Settings:
     settings.spark.master = "local[2]"
     settings.spark.shuffle_partitions = 1
     settings.spark.driver_memory = "3g"
+    settings.spark.conf.update(TINY_DATA_CONF)
     settings.propensity.max_iter = 5
     return settings.with_paths(landing=str(landing), warehouse=str(warehouse))
+
+
+def cdp_env(
+    master: str = "local[2]", shuffle_partitions: int = 1, **settings: str
+) -> dict[str, str]:
+    """The environment of a `cdp` process a test starts: small Spark as in make_settings,
+    plus any ``CDP_*`` settings given by their variable's name after the prefix
+    (``PATHS__WAREHOUSE="..."``)."""
+    return {
+        **os.environ,
+        "CDP_SPARK__MASTER": master,
+        "CDP_SPARK__SHUFFLE_PARTITIONS": str(shuffle_partitions),
+        "CDP_SPARK__DRIVER_MEMORY": "2g",
+        "CDP_SPARK__CONF": json.dumps(TINY_DATA_CONF),
+        **{f"CDP_{name}": value for name, value in settings.items()},
+    }
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,9 @@ CDP = [sys.executable, "-m", "cdp.cli"]
 
 
 def cdp(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    import os
+    from tests.conftest import cdp_env
 
-    env = {**os.environ, "CDP_SPARK__MASTER": "local[1]", "CDP_SPARK__SHUFFLE_PARTITIONS": "1"}
-    env.update(env_extra or {})
+    env = {**cdp_env("local[1]"), **(env_extra or {})}
     return subprocess.run([*CDP, *args], capture_output=True, text=True, env=env, timeout=600)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from cdp import catalog
+from tests.conftest import cdp_env
 
 CDP = [sys.executable, "-m", "cdp.cli"]
 END = dt.date(2026, 11, 24)
@@ -44,12 +44,7 @@ WALL_CLOCK = {"_ingested_at", "quarantined_at", "recorded_at", "scored_at", "gen
 
 
 def cdp(*args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "CDP_SPARK__MASTER": "local[2]",
-        "CDP_SPARK__SHUFFLE_PARTITIONS": "2",
-        "CDP_SPARK__DRIVER_MEMORY": "2g",
-    }
+    env = cdp_env("local[2]", shuffle_partitions=2)
     return subprocess.run([*CDP, *args], capture_output=True, text=True, env=env, timeout=1800)
 
 

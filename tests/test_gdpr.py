@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from cdp import catalog, pipeline
 from cdp.cli import main
 from jobs.bronze import ingest
 from jobs.silver import run as silver
-from tests.conftest import DEMO_END, make_settings
+from tests.conftest import DEMO_END, cdp_env, make_settings
 
 DAYS = 10
 IDENTIFIER_FIELDS = (
@@ -217,7 +216,7 @@ def test_gdpr_dag_runs_a_request_without_the_identifier_reaching_airflow(gdpr_wo
         f"r = orchestration.run_gdpr(s, 'access', {str(request)!r}, {str(out)!r});"
         "print(r.results['handle_request']['outcome'])"
     )
-    env = {**os.environ, "CDP_SPARK__MASTER": "local[1]", "CDP_SPARK__SHUFFLE_PARTITIONS": "1"}
+    env = cdp_env("local[1]")
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900
     )

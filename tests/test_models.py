@@ -23,6 +23,7 @@ from jobs.models import features as feats
 from jobs.models.metrics import BINS, evaluate, from_bins
 from jobs.models.training import decide, time_split
 from schemas.gold import PURCHASE
+from tests.conftest import cdp_env
 
 CUTOFF = dt.date(2026, 9, 1)
 
@@ -291,7 +292,6 @@ def test_a_better_model_is_promoted_and_a_worse_one_refused(spark, history, tmp_
 
 def test_notebook_trains_a_challenger_against_the_champion(spark, history):
     """notebooks/propensity_models.ipynb in its own kernel, on this warehouse and MLflow."""
-    import os
     from pathlib import Path
 
     import nbformat
@@ -312,13 +312,7 @@ def test_notebook_trains_a_challenger_against_the_champion(spark, history):
             f"name='{registry.registered_name(settings, 'purchase_propensity')}'"
         )
     }
-    env = {
-        **os.environ,
-        "CDP_PATHS__WAREHOUSE": settings.paths.warehouse,
-        "CDP_SPARK__MASTER": "local[2]",
-        "CDP_SPARK__SHUFFLE_PARTITIONS": "1",
-        "CDP_SPARK__DRIVER_MEMORY": "2g",
-    }
+    env = cdp_env(PATHS__WAREHOUSE=settings.paths.warehouse)
     NotebookClient(
         nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute(env=env)
@@ -342,7 +336,6 @@ def test_notebook_trains_a_challenger_against_the_champion(spark, history):
 
 def test_cdp_models_train_runs_the_training_dag(history):
     """`cdp models train` runs dags/cdp_models.py embedded, in a fresh process."""
-    import os
     import subprocess
     import sys
 
@@ -352,12 +345,7 @@ def test_cdp_models_train_runs_the_training_dag(history):
     name = registry.registered_name(settings, "churn")
     client = _client(settings)
     before = {v.version for v in client.search_model_versions(f"name='{name}'")}
-    env = {
-        **os.environ,
-        "CDP_SPARK__MASTER": "local[2]",
-        "CDP_SPARK__SHUFFLE_PARTITIONS": "1",
-        "CDP_SPARK__DRIVER_MEMORY": "2g",
-    }
+    env = cdp_env()
     done = subprocess.run(
         [sys.executable, "-m", "cdp.cli", "models", "train", "--date", END.isoformat(),
          "--model", "churn", "--warehouse", settings.paths.warehouse],

@@ -7,12 +7,13 @@ CDP_PATHS__WAREHOUSE environment variable, as an analyst would run it.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import cdp_env
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -89,13 +90,7 @@ def test_notebook_runs_in_its_own_kernel_against_the_built_warehouse(spark, buil
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # Appended in memory only: which interpreter the kernel ran.
     nb.cells.append(nbformat.v4.new_code_cell("import sys\nprint('kernel prefix:', sys.prefix)"))
-    env = {
-        **os.environ,
-        "CDP_PATHS__WAREHOUSE": warehouse,
-        "CDP_SPARK__MASTER": "local[2]",
-        "CDP_SPARK__SHUFFLE_PARTITIONS": "1",
-        "CDP_SPARK__DRIVER_MEMORY": "2g",
-    }
+    env = cdp_env(PATHS__WAREHOUSE=warehouse)
     # "python3" is ipykernel's spec; jupyter_client starts it with this process's interpreter
     # (the venv's), which the appended cell checks.
     client = NotebookClient(
