@@ -222,9 +222,10 @@ def _checkpoints(
     ``<warehouse>/_quality/<docs>/`` and the JSON summary ``<warehouse>/_quality/<summary>``
     written. Raises nothing: the caller decides.
 
-    Each checkpoint run owns its Data Docs site: Great Expectations rebuilds a site's index
-    from its own in-memory context and deletes the pages that context does not hold, so a
-    second kind of check writing into the same site would remove the first one's pages."""
+    Each kind of check (the gate, the export check) owns its Data Docs site, built once
+    after all its tables: Great Expectations rebuilds a site's index from its own in-memory
+    context and deletes the pages that context does not hold, so a second kind of check
+    writing into the same site would remove the first one's pages."""
     import great_expectations as gx
 
     folder = quality_folder(settings.paths.warehouse)
