@@ -114,14 +114,14 @@ _BUILT_TESTS = "cdp/tests_reading_built"
 
 
 def pytest_collection_modifyitems(config, items):
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") and hasattr(config, "cache"):
         built = sorted(i.nodeid for i in items if "built" in getattr(i, "fixturenames", ()))
         config.cache.set(_BUILT_TESTS, built)
 
 
 def pytest_xdist_make_scheduler(config, log):
-    if config.getvalue("dist") != "loadfile":
-        return None
+    if config.getvalue("dist") != "loadfile" or not hasattr(config, "cache"):
+        return None  # xdist's own scheduling (no cache with ``-p no:cacheprovider``)
     from xdist.scheduler import LoadFileScheduling
 
     class BuiltOnOneWorker(LoadFileScheduling):
