@@ -331,11 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="where landing and warehouse go (default .cache/bench/)")
     parser.add_argument("--out", default="bench-results", help="folder for the result file")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("py4j", "pyspark", "splink"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from cdp.cli import setup_logging
+
+    setup_logging()
     run(args)
     return 0
 

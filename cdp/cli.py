@@ -412,18 +412,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Libraries whose INFO lines say nothing to an operator: Great Expectations alone logs some
+# eighty lines about its own API documentation on import.
+QUIET_LOGGERS = ("py4j", "pyspark", "splink", "great_expectations")
+
+
+def setup_logging(debug: bool = False) -> None:
+    """Our INFO lines to standard error (so `cdp sql --format csv` leaves standard output to the
+    result); the libraries' only from WARNING up."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `.venv/bin/cdp`."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Logs go to standard error so `cdp sql --format csv` leaves standard output to the result.
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("py4j", "pyspark", "splink"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_logging(debug=args.debug)
     try:
         return args.func(args)
     except CdpError as exc:

@@ -425,6 +425,13 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     return value
 
 
+# Mappings a later layer adds to key by key instead of replacing: a YAML file's cluster-wide
+# Spark conf plus CDP_SPARK__CONF='{"spark.executor.memory": "8g"}' from one job's
+# environment. Every other mapping is replaced whole, so a configured list of export
+# destinations never silently keeps the demo ones.
+MERGED_KEY_BY_KEY = frozenset({"spark.conf"})
+
+
 def _apply(obj: Any, values: dict[str, Any], prefix: str) -> Any:
     """Return a copy of dataclass ``obj`` with nested ``values`` applied, checking every key."""
     hints = typing.get_type_hints(type(obj))
@@ -439,6 +446,8 @@ def _apply(obj: Any, values: dict[str, Any], prefix: str) -> Any:
             if not isinstance(value, dict):
                 raise CdpError(f"setting '{key}' is a section; give it keys")
             changes[name] = _apply(current, value, f"{key}.")
+        elif key in MERGED_KEY_BY_KEY:
+            changes[name] = {**current, **_coerce(value, hints[name], key)}
         else:
             changes[name] = _coerce(value, hints[name], key)
     return dataclasses.replace(obj, **changes)

@@ -6,10 +6,12 @@ import glob
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cdp import catalog
+from cdp import catalog, storage
 from cdp.errors import CdpError
 
 if TYPE_CHECKING:
@@ -122,7 +124,11 @@ def get_spark(settings: Settings) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.spark.log_level)
     # GraphFrames' connected components and long lineages need a reliable checkpoint folder.
-    spark.sparkContext.setCheckpointDir(f"{warehouse.rstrip('/')}/_checkpoints")
+    # Spark makes a new sub-folder on every call, so only when the warehouse changes.
+    root = checkpoint_root(warehouse)
+    current = spark.sparkContext.getCheckpointDir()
+    if current is None or not current.startswith(_qualified(spark, root)):
+        spark.sparkContext.setCheckpointDir(root)
     if settings.spark.catalog == "registry":
         catalog.register_all(spark, warehouse)
     _register_similarity_functions(spark)
@@ -130,3 +136,34 @@ def get_spark(settings: Settings) -> SparkSession:
         _told["graphframes"] = True
         log.info("GraphFrames jar (%s) not in %s", GRAPHFRAMES_JAR_HINT, settings.paths.jars_dir)
     return spark
+
+
+def checkpoint_root(warehouse: str) -> str:
+    """Where sessions keep their checkpoint folders: ``<warehouse>/_checkpoints``."""
+    return f"{warehouse.rstrip('/')}/_checkpoints"
+
+
+def _qualified(spark: SparkSession, uri: str) -> str:
+    """``uri`` as Hadoop writes it (``file:/...`` for a local path), to compare folders."""
+    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    return fs.makeQualified(path).toString()
+
+
+@contextmanager
+def scratch_checkpoints(spark: SparkSession, warehouse: str) -> Iterator[str]:
+    """A checkpoint folder of the job's own, deleted with everything in it when the job ends,
+    failed or not.
+
+    splink writes its intermediate tables (blocked pairs, cluster representatives) as parquet
+    into the session's checkpoint folder and never removes them: left there, they pile up
+    night after night (280 MB after two nights of 100,000 persons) and hold copies of the
+    names, birth dates and addresses they compared, which nothing erases but a GDPR request.
+    Only for jobs whose results are written (or localCheckpointed) before it ends."""
+    spark.sparkContext.setCheckpointDir(checkpoint_root(warehouse))
+    folder = spark.sparkContext.getCheckpointDir()
+    try:
+        yield folder
+    finally:
+        storage.delete(spark, folder)

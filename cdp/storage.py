@@ -14,11 +14,13 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-def _local(uri: str) -> Path | None:
-    if "://" not in uri:
-        return Path(uri)
+def local_path(uri: str) -> Path | None:
+    """The local path of ``uri``; None for a remote store (s3a://, abfss://, ...)."""
+    # Hadoop writes local folders as file:/path (one slash), which has no "://".
     if uri.startswith("file:"):
         return Path(uri.removeprefix("file://").removeprefix("file:"))
+    if "://" not in uri:
+        return Path(uri)
     return None
 
 
@@ -31,7 +33,7 @@ def _hadoop(spark: SparkSession, uri: str):
 
 def write_text(spark: SparkSession, uri: str, text: str) -> None:
     """Write (or replace) a small text file."""
-    local = _local(uri)
+    local = local_path(uri)
     if local is not None:
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(text, encoding="utf-8")
@@ -46,7 +48,7 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
 
 def read_text(spark: SparkSession, uri: str) -> str:
     """The text of a small file."""
-    local = _local(uri)
+    local = local_path(uri)
     if local is not None:
         return local.read_text(encoding="utf-8")
     fs, path = _hadoop(spark, uri)
@@ -60,7 +62,7 @@ def read_text(spark: SparkSession, uri: str) -> str:
 
 def list_names(spark: SparkSession, folder: str) -> list[str]:
     """Names of the files directly in ``folder``; empty when it does not exist."""
-    local = _local(folder)
+    local = local_path(folder)
     if local is not None:
         return sorted(p.name for p in local.iterdir() if p.is_file()) if local.is_dir() else []
     fs, path = _hadoop(spark, folder)
@@ -71,7 +73,7 @@ def list_names(spark: SparkSession, folder: str) -> list[str]:
 
 def delete(spark: SparkSession, uri: str) -> bool:
     """Delete a file or a folder with everything in it; whether anything was there."""
-    local = _local(uri)
+    local = local_path(uri)
     if local is not None:
         import shutil
 
@@ -88,7 +90,7 @@ def delete(spark: SparkSession, uri: str) -> bool:
 
 def count_files(spark: SparkSession, folder: str, suffix: str = "") -> int:
     """Files under ``folder`` (recursively) whose name ends with ``suffix``."""
-    local = _local(folder)
+    local = local_path(folder)
     if local is not None:
         return sum(1 for p in local.rglob(f"*{suffix}") if p.is_file()) if local.is_dir() else 0
     fs, path = _hadoop(spark, folder)

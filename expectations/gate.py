@@ -76,14 +76,6 @@ def quality_folder(warehouse: str) -> str:
     return f"{warehouse.rstrip('/')}/_quality"
 
 
-def _local_dir(uri: str) -> Path | None:
-    if "://" not in uri:
-        return Path(uri)
-    if uri.startswith("file:"):
-        return Path(uri.removeprefix("file://").removeprefix("file:"))
-    return None
-
-
 def tonight(
     spark: SparkSession, settings: Settings, batch_date: str
 ) -> dict[str, tuple[DataFrame, str]]:
@@ -230,7 +222,7 @@ def _checkpoints(
 
     folder = quality_folder(settings.paths.warehouse)
     docs_uri = f"{folder}/{docs}"
-    local_docs = _local_dir(docs_uri)
+    local_docs = storage.local_path(docs_uri)
     scratch = None
     if local_docs is None:
         scratch = tempfile.TemporaryDirectory(prefix="cdp-data-docs-")

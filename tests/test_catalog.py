@@ -1,8 +1,13 @@
-"""Analysts read the tables by name and learn them from their comments."""
+"""Analysts read the tables by name and learn them from their comments; the warehouse's
+files are reached wherever its URI points."""
 
 from __future__ import annotations
 
-from cdp import catalog
+from pathlib import Path
+
+import pytest
+
+from cdp import catalog, storage
 
 
 def test_every_published_table_and_column_has_a_comment(spark, built):
@@ -23,3 +28,24 @@ def test_every_published_table_and_column_has_a_comment(spark, built):
             if not f.metadata.get("comment")
         ]
         assert undocumented == [], f"{name}: columns without a comment: {undocumented}"
+
+
+@pytest.mark.parametrize(
+    ("uri", "local"),
+    [
+        ("/data/wh", "/data/wh"),
+        ("file:/data/wh", "/data/wh"),  # as Hadoop writes a local folder
+        ("file:///data/wh", "/data/wh"),
+        ("s3a://bucket/wh", None),
+        ("abfss://c@account.dfs.core.windows.net/wh", None),
+    ],
+)
+def test_a_warehouse_uri_is_local_only_without_a_remote_scheme(uri, local):
+    assert storage.local_path(uri) == (Path(local) if local else None)
+
+
+def test_text_files_go_where_a_file_uri_points(spark, tmp_path):
+    target = tmp_path / "wh" / "_quality" / "run.json"
+    storage.write_text(spark, f"file:{target}", "{}")
+    assert target.read_text() == "{}"
+    assert storage.read_text(spark, f"file:{target}") == "{}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def nightly(tmp_path_factory):
         "--from", DATES[0], "--to", DATES[1],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    return landing, warehouse, result.stdout
+    return landing, warehouse, result.stdout, result.stderr
 
 
 def _snapshot(spark, warehouse: Path, layer: str = "") -> dict[str, list]:
@@ -132,7 +133,7 @@ def _snapshot(spark, warehouse: Path, layer: str = "") -> dict[str, list]:
 
 
 def test_cdp_run_executes_the_dag_and_prints_what_was_built(spark, nightly):
-    _, warehouse, stdout = nightly
+    _, warehouse, stdout, stderr = nightly
     for day in DATES:
         assert f"batch {day}: success" in stdout
     assert f"What the build holds after {DATES[-1]}:" in stdout
@@ -142,6 +143,10 @@ def test_cdp_run_executes_the_dag_and_prints_what_was_built(spark, nightly):
     assert report.is_file()
     page = report.read_text()
     assert "<svg" in page and "RFM segments" in page and "Quarantined rows" in page
+    # The log is the operator's: libraries speak only from WARNING up.
+    chatter = re.findall(r"INFO (?:py4j|pyspark|splink|great_expectations)\S*:.*", stderr)
+    assert chatter == []
+    assert "INFO jobs.identity.run: identity" in stderr
 
     # An analyst's question, answered from yet another process.
     answer = cdp(
@@ -153,7 +158,7 @@ def test_cdp_run_executes_the_dag_and_prints_what_was_built(spark, nightly):
 
 
 def test_consecutive_dates_accumulate(spark, nightly):
-    _, warehouse, _ = nightly
+    _, warehouse, _, _ = nightly
     wh = str(warehouse)
     for table in ("bronze.crm", "silver.person_records"):
         df = catalog.read(spark, table, wh)
@@ -170,7 +175,7 @@ def test_consecutive_dates_accumulate(spark, nightly):
 
 
 def test_running_a_date_again_gives_the_same_tables(spark, nightly):
-    landing, warehouse, _ = nightly
+    landing, warehouse, _, _ = nightly
     before = _snapshot(spark, warehouse)
     again = cdp(
         "run", "--landing", str(landing), "--warehouse", str(warehouse), "--date", DATES[-1]
@@ -216,7 +221,7 @@ def _last_run_task_states(warehouse: Path) -> dict[str, str]:
 
 def test_a_night_that_breaks_a_suite_stops_the_dag_before_publish(spark, nightly):
     """Runs last: it leaves a failed night (staged, unpublished) in the module's warehouse."""
-    landing, warehouse, _ = nightly
+    landing, warehouse, _, _ = nightly
     wh = str(warehouse)
     before = _gold_state(spark, warehouse)
     assert {"gold.identity_map", "gold.purchases", "gold.profiles"} <= set(before)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp import catalog, storage
+from cdp.spark import checkpoint_root, scratch_checkpoints
 from schemas.xdm import NAMESPACES
 
 
@@ -30,3 +34,26 @@ def test_every_crm_record_resolves_to_exactly_one_profile(spark, built):
     crm_ids = catalog.read(spark, "silver.person_records", wh).where("source = 'crm'")
     crm_ids = crm_ids.select(F.col("source_key").alias("identifier")).distinct()
     assert crm_ids.join(ids, "identifier", "left_anti").count() == 0
+
+
+def test_a_job_s_scratch_checkpoints_are_gone_when_it_ends_failed_or_not(spark, tmp_path):
+    warehouse = str(tmp_path / "warehouse")
+    root = Path(checkpoint_root(warehouse))
+    with scratch_checkpoints(spark, warehouse) as folder:
+        spark.range(5).checkpoint()  # a reliable checkpoint, as splink's parquet tables are
+        assert storage.count_files(spark, folder) > 0
+    assert storage.count_files(spark, str(root)) == 0
+    with pytest.raises(ZeroDivisionError), scratch_checkpoints(spark, warehouse) as folder:
+        spark.range(5).checkpoint()
+        assert storage.count_files(spark, folder) > 0
+        1 / 0  # noqa: B018
+    assert storage.count_files(spark, str(root)) == 0
+
+
+def test_no_intermediate_copy_of_personal_data_outlives_the_nights(spark, built):
+    """splink's intermediate tables (names, birth dates, addresses of compared records) go
+    with the identity job that wrote them."""
+    settings, _ = built
+    root = checkpoint_root(settings.paths.warehouse)
+    leftovers = storage.count_files(spark, root)
+    assert leftovers == 0, f"{leftovers} files left under {root}"

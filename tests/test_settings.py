@@ -34,6 +34,23 @@ def test_yaml_overrides_defaults_and_environment_overrides_yaml(tmp_path):
     assert isinstance(settings.spark.shuffle_partitions, int)
 
 
+def test_spark_conf_from_the_environment_adds_to_the_yaml_one(tmp_path):
+    config = tmp_path / "cdp.yaml"
+    config.write_text(
+        "spark:\n  conf:\n    spark.eventLog.enabled: 'true'\n    spark.executor.memory: 2g\n"
+        "activation:\n  destinations:\n    crm_sync:\n      segment: champions\n"
+    )
+    env = {"CDP_SPARK__CONF": '{"spark.executor.memory": "8g", "spark.executor.cores": "4"}'}
+    settings = load_settings(config, environ=env)
+    assert settings.spark.conf == {
+        "spark.eventLog.enabled": "true",
+        "spark.executor.memory": "8g",  # the environment wins key by key
+        "spark.executor.cores": "4",
+    }
+    # Other mappings are replaced whole: the demo destinations are gone.
+    assert set(settings.activation.destinations) == {"crm_sync"}
+
+
 def test_environment_values_are_typed():
     env = {
         "CDP_SPARK__UI_ENABLED": "true",

@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from cdp import catalog, storage
 from cdp.errors import CdpError
+from cdp.spark import scratch_checkpoints
 from jobs.identity import attachment, matching
 from jobs.identity.attribution import record_profiles
 from jobs.identity.components import connected_components
@@ -275,7 +276,13 @@ def save_match_model(spark: SparkSession, warehouse: str, batch_date: str, model
 
 
 def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityReport:
-    """Resolve identities over all of silver as of ``batch_date``."""
+    """Resolve identities over all of silver as of ``batch_date``; splink's intermediate
+    tables go to a checkpoint folder of this run's own, removed when it ends."""
+    with scratch_checkpoints(spark, settings.paths.warehouse):
+        return _run(spark, settings, batch_date)
+
+
+def _run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityReport:
     wh = settings.paths.warehouse
     day = dt.date.fromisoformat(batch_date)
     tables = ("silver.person_records", "silver.experience_events", "silver.commerce_lines")
