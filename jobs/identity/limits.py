@@ -187,7 +187,10 @@ def enforce_profile_limits(
     offending = over_limit_components(components, vertices, limits, max_total, persons)
     if persons is None:
         persons = components.sparkSession.createDataFrame([], "id long, component long")
-    who = persons.select("id", F.col("component").alias("person"))
+    # As text: in a pandas group a long column with nulls (identifiers of no person) turns
+    # into floats, and a 64-bit id as a float no longer equals itself as an integer, so two
+    # identifiers of one person would look like two persons.
+    who = persons.select("id", F.col("component").cast("string").alias("person"))
     edges = edges.join(
         who.withColumnRenamed("id", "src").withColumnRenamed("person", "src_person"), "src", "left"
     ).join(
