@@ -134,3 +134,21 @@ def test_a_person_with_several_records_keeps_all_their_behaviour(spark):
         "card_token:tok-dee",
     }
     assert "links_several_persons" not in cuts
+
+
+def test_a_payment_card_seen_now_and_then_with_a_loyalty_card_does_not_link(spark):
+    rows = [
+        ("crm:1", "crm_id", "1"),
+        ("crm:1", "loyalty_id", "L1"),
+        # Ann's own card goes with her loyalty card on both its receipts.
+        *[r for i in range(2) for r in ((f"pos:a{i}", "loyalty_id", "L1"),
+                                         (f"pos:a{i}", "card_token", "tok-ann"))],
+        # Her son's card: once with her loyalty card at the till, three times without.
+        ("pos:s0", "loyalty_id", "L1"),
+        ("pos:s0", "card_token", "tok-son"),
+        *[(f"pos:s{i}", "card_token", "tok-son") for i in range(1, 4)],
+    ]  # fmt: skip
+    profiles, cuts = run_resolve(spark, rows)
+    assert profile_of(profiles, "crm_id:1") == {"crm_id:1", "loyalty_id:L1", "card_token:tok-ann"}
+    assert profile_of(profiles, "card_token:tok-son") == {"card_token:tok-son"}
+    assert cuts["weak_link"] == {"card_token:tok-son"}
