@@ -127,7 +127,7 @@ def get_spark(settings: Settings) -> SparkSession:
     # Spark makes a new sub-folder on every call, so only when the warehouse changes.
     root = checkpoint_root(warehouse)
     current = spark.sparkContext.getCheckpointDir()
-    if current is None or not current.startswith(_qualified(spark, root)):
+    if current is None or not current.startswith(_qualified(spark, root) + "/"):
         spark.sparkContext.setCheckpointDir(root)
     if settings.spark.catalog == "registry":
         catalog.register_all(spark, warehouse)
