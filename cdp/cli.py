@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -413,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Libraries whose INFO lines say nothing to an operator: Great Expectations alone logs some
-# eighty lines about its own API documentation on import.
+# eighty lines about its own API documentation on import. MLflow sets its own logger's level
+# on import, from MLFLOW_LOGGING_LEVEL.
 QUIET_LOGGERS = ("py4j", "pyspark", "splink", "great_expectations")
 
 
@@ -427,6 +429,7 @@ def setup_logging(debug: bool = False) -> None:
     )
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -144,7 +144,7 @@ def test_cdp_run_executes_the_dag_and_prints_what_was_built(spark, nightly):
     page = report.read_text()
     assert "<svg" in page and "RFM segments" in page and "Quarantined rows" in page
     # The log is the operator's: libraries speak only from WARNING up.
-    chatter = re.findall(r"INFO (?:py4j|pyspark|splink|great_expectations)\S*:.*", stderr)
+    chatter = re.findall(r"INFO (?:py4j|pyspark|splink|great_expectations|mlflow)\S*:.*", stderr)
     assert chatter == []
     assert "INFO jobs.identity.run: identity" in stderr
 
