@@ -158,9 +158,9 @@ def scratch_checkpoints(spark: SparkSession, warehouse: str) -> Iterator[str]:
 
     splink writes its intermediate tables (blocked pairs, cluster representatives) as parquet
     into the session's checkpoint folder and never removes them: left there, they pile up
-    night after night (280 MB after two nights of 100,000 persons) and hold copies of the
-    names, birth dates and addresses they compared, which nothing erases but a GDPR request.
-    Only for jobs whose results are written (or localCheckpointed) before it ends."""
+    night after night (282 MB in the warehouse of a 100,000-person bench) and hold copies of
+    the names, birth dates and addresses they compared, which nothing erases but a GDPR
+    request. Only for jobs whose results are written (or localCheckpointed) before it ends."""
     spark.sparkContext.setCheckpointDir(checkpoint_root(warehouse))
     folder = spark.sparkContext.getCheckpointDir()
     try:
