@@ -13,6 +13,11 @@ from streams seeded by ``seed``; nothing reads the clock or global random state.
 * ``addresses.csv``: each household's address history.
 * ``junk_identifiers.csv``: placeholder values shared by strangers (store cards, test emails).
 * ``manifest.json``: arguments, settings and row counts of the run.
+* ``corruptions.csv`` (``noise_profile="heavy"`` only): what the heavy corruption did to each
+  CRM and loyalty record, and which records are a person's extra duplicates.
+
+``settings.generator_settings`` builds the settings of the harder profiles (heavy noise and
+duplicates, person records without identifiers, households full of twins and namesakes).
 """
 
 from __future__ import annotations
@@ -34,7 +39,12 @@ from cdp.synthetic.noise import JUNK_EMAILS, JUNK_PHONES
 from cdp.synthetic.pools import build_pools
 from cdp.synthetic.population import PopulationBuilder
 from cdp.synthetic.pos import POS_COLUMNS, PointOfSale, build_catalogue
-from cdp.synthetic.settings import DEFAULT_END_DATE, GeneratorSettings, NoiseRates
+from cdp.synthetic.settings import (
+    DEFAULT_END_DATE,
+    GeneratorSettings,
+    NoiseRates,
+    generator_settings,
+)
 from cdp.synthetic.web import WEB_FIELDS, WebTracker
 from cdp.synthetic.writers import (
     SOURCES,
@@ -54,6 +64,7 @@ __all__ = [
     "SOURCES",
     "WEB_FIELDS",
     "generate",
+    "generator_settings",
 ]
 
 GENERATOR_VERSION = "1"
@@ -262,6 +273,12 @@ def _generate(
     # Every CRM and loyalty record lands: on day 0 (full extract) or on its creation day.
     truth.records("crm", ((r.key, r.person.person_id) for r in crm.records))
     truth.records("loyalty", ((r.key, r.person.person_id) for r in loyalty.records))
+    if settings.heavy:
+        truth.corruptions(
+            (source, r.key, r.person.person_id, r.is_duplicate, r.corruptions)
+            for source, system in (("crm", crm), ("loyalty", loyalty))
+            for r in system.records
+        )
 
     # Web events depend on the other sources only through the finished plans, so they can
     # be written by a second process while this one writes crm, pos and loyalty.

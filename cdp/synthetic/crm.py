@@ -4,6 +4,10 @@ Most customers were created years ago; some join during the period, many of them
 up on the web shop (the web simulation emits the matching ``signup`` event). A few customers
 have two CRM records (created at different times, typed differently). Records follow their
 person only partly: a move or a new email reaches the CRM late or never.
+
+Under the heavy noise profile every record is also corrupted by ``heavy_noise.HeavyNoise`` and
+customers have 1..9 duplicate records; with ``person_identifiers="none"`` records carry no
+email, phone or loyalty_id.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdp.synthetic.common import Calendar, Streams, chance, poisson_days
+from cdp.synthetic.heavy_noise import HeavyNoise
 from cdp.synthetic.loyalty import LoyaltyProgram
 from cdp.synthetic.master import MasterRecord, MasterSystem, flip_consent
 from cdp.synthetic.noise import Noise
@@ -68,6 +73,10 @@ class CrmSystem(MasterSystem):
         super().__init__(calendar)
         self.rng = streams.py("crm")
         self.noise = Noise(streams.py("crm-noise"), settings.noise, settings.noise_level)
+        # Its own stream, so the default profile draws exactly what it drew before.
+        self.heavy = (
+            HeavyNoise(streams.py("crm-heavy"), settings.heavy_noise) if settings.heavy else None
+        )
         self.settings = settings
         self.population = population
         self.loyalty = loyalty
@@ -97,11 +106,13 @@ class CrmSystem(MasterSystem):
             else:
                 created = -rng.randint(1, min(8 * 365, -earliest))
             drafts.append((created, rng.randint(6 * 3600, 23 * 3600), person, True))
-            if rng.random() < s.crm_duplicate_rate:
-                if created < 0 and rng.random() < 0.7:
-                    dup = rng.randint(created, -1)
-                else:
-                    dup = rng.randint(max(created, 0), days - 1) if days > 0 else created
+            if self.heavy is not None:
+                # Heavy profile: 1..9 extra records per person (Zipf) instead of the few below.
+                for _ in range(self.heavy.duplicates(s.heavy_noise.crm_duplicate_share)):
+                    dup = self._duplicate_day(created)
+                    drafts.append((dup, rng.randint(6 * 3600, 23 * 3600), person, False))
+            elif rng.random() < s.crm_duplicate_rate:
+                dup = self._duplicate_day(created)
                 drafts.append((dup, rng.randint(6 * 3600, 23 * 3600), person, False))
         drafts.sort(key=lambda d: (d[0], d[1], d[2].index, not d[3]))
         for i, (day, second, person, primary) in enumerate(drafts):
@@ -114,6 +125,14 @@ class CrmSystem(MasterSystem):
         for record in self.records:
             assert isinstance(record, CrmRecord)
             self._plan_changes(record)
+
+    def _duplicate_day(self, created: int) -> int:
+        """Creation day of a duplicate: mostly a forgotten older record, else a new one."""
+        rng = self.rng
+        days = self.calendar.days
+        if created < 0 and rng.random() < 0.7:
+            return rng.randint(created, -1)
+        return rng.randint(max(created, 0), days - 1) if days > 0 else created
 
     def _new_record(
         self, crm_id: str, person: Person, day: int, second: int, primary: bool
@@ -131,30 +150,36 @@ class CrmSystem(MasterSystem):
             created_second=second,
             origin=origin,
             web_account=primary,
+            is_duplicate=not primary,
         )
         first, last = nz.name(person.first_name, person.last_name)
         unlinked = person.crm_loyalty_unlinked
-        record.uses_family_email = bool(hh.family_email) and not unlinked and rng.random() < 0.3
-        if record.uses_family_email:
+        ids = self.settings.with_identifiers
+        if ids:
+            record.uses_family_email = bool(hh.family_email) and not unlinked and rng.random() < 0.3
+        if not ids:
+            email = phone = ""  # person_identifiers="none": names, birth date, address only
+        elif record.uses_family_email:
             email = nz.email(hh.family_email)
         elif not primary and len(person.emails) > 1 and rng.random() < 0.5:
             email = nz.email(person.emails[0][1])  # the duplicate was typed from an old email
         else:
             # Web signups need an email to log in with; the form validates it.
             email = nz.email(person.email_at(day), allow_missing=origin != "web")
-        roll = rng.random()
-        if (roll < 0.82 or not hh.landline or unlinked) and person.mobile:
-            phone = nz.phone(person.mobile)
-        elif roll < 0.95 and hh.landline and not unlinked:
-            phone = nz.phone(hh.landline)
-        else:
-            phone = ""
+        if ids:
+            roll = rng.random()
+            if (roll < 0.82 or not hh.landline or unlinked) and person.mobile:
+                phone = nz.phone(person.mobile)
+            elif roll < 0.95 and hh.landline and not unlinked:
+                phone = nz.phone(hh.landline)
+            else:
+                phone = ""
         a = hh.address_at(day)
         street, postal, city, region, country = nz.address(
             a.street, a.postal_code, a.city, a.region, a.country
         )
         card = self.loyalty.active_card(person, day)
-        linked = self.links_loyalty.get(person.index, False) and primary
+        linked = self.links_loyalty.get(person.index, False) and primary and ids
         created_at = self.calendar.ts(day, second)
         record.fields = {
             "crm_id": crm_id,
@@ -175,6 +200,8 @@ class CrmSystem(MasterSystem):
         }
         for purpose in CONSENTS:
             record.fields[purpose] = rng.choices(("y", "n", ""), _CONSENT_PRIORS[purpose])[0]
+        if self.heavy is not None:
+            record.corruptions = self.heavy.corrupt(record.fields, duplicate=not primary)
         return record
 
     def _plan_changes(self, record: CrmRecord) -> None:
@@ -194,9 +221,10 @@ class CrmSystem(MasterSystem):
 
         # Only the record the person uses (not a forgotten duplicate, not the family
         # address) learns about a new email.
+        ids = s.with_identifiers
         switch = person.emails[-1][0]
         follows_email = (
-            len(person.emails) > 1 and not record.uses_family_email and record.web_account
+            ids and len(person.emails) > 1 and not record.uses_family_email and record.web_account
         )
 
         # Before the period: folded into the state the full extract shows.
@@ -214,7 +242,7 @@ class CrmSystem(MasterSystem):
             if rng.random() < 0.5:
                 record.stamp(cal.ts(*at(rng.randint(created, -1))))  # an untracked edit
         # Loyalty cards enrolled (or re-issued) after the record was created.
-        if self.links_loyalty.get(person.index) and record.web_account:
+        if ids and self.links_loyalty.get(person.index) and record.web_account:
             for card in self.loyalty.cards_of.get(person.index, ()):
                 if card.created_day > created and rng.random() < 0.85:
                     day = card.created_day + rng.choice((0, 0, 1, 3, 14))
@@ -231,7 +259,7 @@ class CrmSystem(MasterSystem):
             self.schedule(*at(lag(switch)), record, _set_field("email", email))
         for day in poisson_days(rng, s.consent_change_per_year, days):
             self.schedule(*at(day), record, self._change_consent(record))
-        for day in poisson_days(rng, 0.05, days):
+        for day in poisson_days(rng, 0.05, days) if ids else ():
             phone = self.noise.phone(person.mobile) if person.mobile else ""
             self.schedule(*at(day), record, _set_field("phone", phone))
         for day in poisson_days(rng, 0.10, days):
@@ -240,6 +268,8 @@ class CrmSystem(MasterSystem):
     def _set_address(self, record: CrmRecord, move_day: int):
         a = record.person.household.address_at(move_day)
         parts = self.noise.address(a.street, a.postal_code, a.city, a.region, a.country)
+        if self.heavy is not None:
+            parts = (*self.heavy.corrupt_address(*parts[:3]), *parts[3:])
 
         def apply(r: MasterRecord, ts: str) -> None:
             f = r.fields

@@ -4,6 +4,11 @@ A member's card can be closed and re-issued under a new loyalty_id (one person, 
 Points move with every purchase the card is swiped for, so active members show up in the
 daily delta often. Stores keep a "default" card at the till for walk-in customers; those
 cards are not members and never appear in the loyalty extract, only on receipts.
+
+Under the heavy noise profile every member record is also corrupted by
+``heavy_noise.HeavyNoise`` and some members enrolled again, forgot about it and never use the
+extra cards (1..9 of them, mostly one); with ``person_identifiers="none"`` member records
+carry no email or phone.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdp.synthetic.common import Calendar, Streams, UniqueIds, chance, poisson_days
+from cdp.synthetic.heavy_noise import HeavyNoise
 from cdp.synthetic.master import MasterRecord, MasterSystem, flip_consent
 from cdp.synthetic.noise import Noise
 from cdp.synthetic.population import Person, Population
@@ -57,6 +63,12 @@ class LoyaltyProgram(MasterSystem):
         self.rng = streams.py("loyalty")
         self.noise = Noise(streams.py("loyalty-noise"), settings.noise, settings.noise_level)
         self.ids = UniqueIds(streams.py("loyalty-ids"))
+        # Its own stream, so the default profile draws exactly what it drew before.
+        self.heavy = (
+            HeavyNoise(streams.py("loyalty-heavy"), settings.heavy_noise)
+            if settings.heavy
+            else None
+        )
         self.settings = settings
         self.population = population
         self.cards_of: dict[int, list[LoyaltyCard]] = {}
@@ -69,7 +81,7 @@ class LoyaltyProgram(MasterSystem):
         days = self.calendar.days
         p_new = min(0.5, chance(s.loyalty_new_per_year, days))
         p_close = chance(s.loyalty_close_per_year, days)
-        drafts: list[tuple[int, int, Person, int | None]] = []
+        drafts: list[tuple[int, int, Person, int | None, bool]] = []
         for person in self.population.persons:
             if not person.has_loyalty:
                 continue
@@ -83,20 +95,30 @@ class LoyaltyProgram(MasterSystem):
                 closed = rng.randint(max(enrolled + 1, 1), days - 1)
             elif enrolled < -60 and rng.random() < 0.03:
                 closed = rng.randint(enrolled + 30, -1)
-            drafts.append((enrolled, rng.randint(8 * 3600, 20 * 3600), person, closed))
+            drafts.append((enrolled, rng.randint(8 * 3600, 20 * 3600), person, closed, False))
             if closed is not None and rng.random() < s.loyalty_reissue_share:
                 reissue = closed + rng.choice((0, 0, 1, 2, 5))
                 if reissue < days:
-                    drafts.append((reissue, rng.randint(8 * 3600, 20 * 3600), person, None))
+                    drafts.append((reissue, rng.randint(8 * 3600, 20 * 3600), person, None, False))
+            if self.heavy is not None:
+                for _ in range(self.heavy.duplicates(s.heavy_noise.loyalty_duplicate_share)):
+                    if earliest >= 0 or rng.random() < 0.3:
+                        day = rng.randint(max(earliest, 0), days - 1)
+                    else:
+                        day = -rng.randint(1, min(6 * 365, -earliest))
+                    drafts.append((day, rng.randint(8 * 3600, 20 * 3600), person, None, True))
         drafts.sort(key=lambda d: (d[0], d[1], d[2].index))
-        for enrolled, second, person, closed in drafts:
-            card = self._new_card(person, enrolled, second, closed)
+        for enrolled, second, person, closed, duplicate in drafts:
+            card = self._new_card(person, enrolled, second, closed, duplicate)
             self.records.append(card)
-            self.cards_of.setdefault(person.index, []).append(card)
+            if not duplicate:  # a forgotten extra card is never swiped nor linked
+                self.cards_of.setdefault(person.index, []).append(card)
         for card in self.records:
             self._plan_changes(card)
 
-    def _new_card(self, person: Person, day: int, second: int, closed: int | None) -> LoyaltyCard:
+    def _new_card(
+        self, person: Person, day: int, second: int, closed: int | None, duplicate: bool = False
+    ) -> LoyaltyCard:
         rng = self.rng
         nz = self.noise
         hh = person.household
@@ -106,9 +128,12 @@ class LoyaltyProgram(MasterSystem):
             created_day=day,
             created_second=second,
             closed_day=closed,
+            is_duplicate=duplicate,
         )
         first, last = nz.name(person.first_name, person.last_name)
-        if person.crm_loyalty_unlinked:
+        if not self.settings.with_identifiers:
+            email = phone = ""  # person_identifiers="none": names, birth date, address only
+        elif person.crm_loyalty_unlinked:
             # Must share no identifier with the person's CRM rows (which use own email and
             # mobile): no email at all, and the landline or nothing as phone.
             email = ""
@@ -152,6 +177,8 @@ class LoyaltyProgram(MasterSystem):
             "consent_sms": rng.choices(("y", "n", ""), (0.3, 0.5, 0.2))[0],
             "consent_updated_at": enrolled_at,
         }
+        if self.heavy is not None:
+            card.corruptions = self.heavy.corrupt(card.fields, duplicate=duplicate)
         return card
 
     def _plan_changes(self, card: LoyaltyCard) -> None:
@@ -178,7 +205,7 @@ class LoyaltyProgram(MasterSystem):
                 day = move + rng.choice((0, 3, 10, 30, 60))
                 if day < last_day:
                     self.schedule(*at(day), card, self._set_address(card, move))
-        if not person.crm_loyalty_unlinked and len(person.emails) > 1:
+        if s.with_identifiers and not person.crm_loyalty_unlinked and len(person.emails) > 1:
             switch = person.emails[-1][0]
             if switch >= max(card.created_day, 1) and rng.random() < 0.4:
                 new_email = self.noise.email(person.emails[-1][1], allow_missing=False)
@@ -195,6 +222,8 @@ class LoyaltyProgram(MasterSystem):
     def _set_address(self, card: LoyaltyCard, move_day: int):
         a = card.person.household.address_at(move_day)
         parts = self.noise.address(a.street, a.postal_code, a.city, a.region, a.country)
+        if self.heavy is not None:
+            parts = (*self.heavy.corrupt_address(*parts[:3]), *parts[3:])
 
         def apply(record: MasterRecord, ts: str) -> None:
             f = record.fields

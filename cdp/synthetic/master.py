@@ -24,6 +24,10 @@ class MasterRecord:
     created_day: int
     created_second: int
     fields: dict[str, str] = field(default_factory=dict)
+    # Heavy noise profile only: an extra record of a person who already has one, and what
+    # heavy_noise.py did to the record's values (``_truth/corruptions.csv``).
+    is_duplicate: bool = False
+    corruptions: list[str] = field(default_factory=list)
 
     def stamp(self, ts: str) -> None:
         """Move updated_at forward to ``ts`` (never backwards)."""

@@ -117,6 +117,136 @@ NICKNAMES: dict[str, tuple[str, ...]] = {
     "Guadalupe": ("Lupe",),
 }
 
+# More nicknames, spelling variants, short forms and foreign forms, used only by the heavy
+# profile (heavy_noise.py) together with NICKNAMES, in both directions (Bob -> Robert too).
+# Kept apart from NICKNAMES because the default profile draws from that table: an entry added
+# there would change the default output for the same seed. Transliterations (Jürgen ->
+# Juergen / Jurgen) and initials ("J.") are derived, not listed.
+NAME_VARIANTS: dict[str, tuple[str, ...]] = {
+    # English
+    "Robert": ("Robbie", "Bert", "Rab"),
+    "Margaret": ("Marge", "Margie", "Greta", "Maisie"),
+    "William": ("Liam", "Willy"),
+    "Elizabeth": ("Eliza", "Libby", "Bess", "Elisabeth"),
+    "Mary": ("Molly", "Polly", "Mae", "Maria", "Marie"),
+    "Sarah": ("Sally", "Sara"),
+    "Philip": ("Phil", "Phillip", "Filip"),
+    "Phillip": ("Phil", "Philip"),
+    "Geoffrey": ("Geoff", "Jeffrey", "Jeff"),
+    "Jeffrey": ("Jeff", "Geoffrey"),
+    "Christian": ("Chris", "Kristian", "Christiaan"),
+    "Frances": ("Fran", "Fanny"),
+    "Francis": ("Frank", "Fran"),
+    "Leonard": ("Len", "Leo", "Lenny"),
+    "Stanley": ("Stan",),
+    "Joshua": ("Josh",),
+    "Zachary": ("Zach", "Zack"),
+    "Nicole": ("Nikki", "Nicola"),
+    "Stephanie": ("Steph",),
+    "Abigail": ("Abby", "Gail"),
+    "Victoria": ("Vicki", "Viktoria"),
+    "Eleanor": ("Ellie", "Nell", "Elinor"),
+    "Caroline": ("Carol", "Carrie", "Karoline", "Carolina"),
+    "Jacob": ("Jake", "Jakob", "Jacobus"),
+    "Joseph": ("Josef", "José"),
+    "Peter": ("Pete", "Per", "Pieter", "Pierre", "Pekka"),
+    "Thomas": ("Tomas", "Tuomas", "Thom"),
+    "Henry": ("Harry", "Hank", "Henrik", "Heinrich", "Henri"),
+    "Anna": ("Ann", "Anne", "Annie", "Anni"),
+    "Anne": ("Ann", "Anna", "Annie"),
+    "Susan": ("Susanne", "Susanna"),
+    # Swedish / Norwegian / Danish / Finnish
+    "Johan": ("Jo", "Joh", "Johann", "Johannes", "Jon", "Jonne"),
+    "Johanna": ("Jo", "Hanna", "Hanne", "Joanna"),
+    "Jan": ("Jo", "Janne", "Jens", "Johan"),
+    "Erik": ("Eric", "Erkki", "Eirik"),
+    "Karl": ("Carl", "Kalle", "Kaarle"),
+    "Carl": ("Karl", "Calle"),
+    "Oskar": ("Oscar", "Osse"),
+    "Oscar": ("Oskar",),
+    "Kristina": ("Christina", "Kristin", "Kirsti", "Tina"),
+    "Christina": ("Kristina", "Tina", "Stina"),
+    "Kristian": ("Christian", "Krister"),
+    "Elisabeth": ("Elisabet", "Elizabeth", "Lisbet", "Bettan", "Lise"),
+    "Elisabet": ("Elisabeth", "Lisa", "Bettan"),
+    "Mikael": ("Michael", "Mikkel", "Mika", "Micke"),
+    "Magnus": ("Manne", "Mange"),
+    "Nils": ("Niels", "Nisse", "Niilo"),
+    "Niels": ("Nils", "Niels-Erik"),
+    "Gustav": ("Gustaf", "Gösta", "Gurra"),
+    "Anders": ("Andreas", "Antti", "Affe"),
+    "Fredrik": ("Frederik", "Fritz", "Freddie"),
+    "Matthias": ("Mathias", "Matias", "Matti", "Mats"),
+    "Mathias": ("Matthias", "Matias", "Mats"),
+    "Matias": ("Mathias", "Matti"),
+    "Henrik": ("Heikki", "Henke", "Henrich"),
+    "Stefan": ("Stephan", "Steffen", "Steve", "Staffan"),
+    "Sofia": ("Sophia", "Sofie", "Fia", "Sonja"),
+    "Sofie": ("Sophie", "Sofia"),
+    "Marie": ("Maria", "Mari", "Mia"),
+    "Jenny": ("Jennifer", "Jenni"),
+    "Katarina": ("Katharina", "Catharina", "Katariina", "Karin", "Kaisa"),
+    "Karin": ("Kaisa", "Katarina", "Carin"),
+    "Ingrid": ("Inger", "Inga"),
+    "Åke": ("Ake", "Aake"),
+    "Göran": ("Goran", "Jörgen", "Jöran"),
+    "Håkan": ("Hakan", "Haakon", "Hokan"),
+    "Bjørn": ("Björn", "Bjorn", "Bjoern"),
+    "Øystein": ("Oystein", "Eystein"),
+    "Torbjørn": ("Torbjorn", "Tobben"),
+    "Juhani": ("Jussi", "Juha", "Juho", "Johannes"),
+    "Juha": ("Jussi", "Juho", "Juhani"),
+    "Matti": ("Masa", "Mattias", "Matias"),
+    "Antti": ("Anders", "Andreas", "Ante"),
+    "Jukka": ("Jukkis", "Jussi"),
+    "Pekka": ("Pete", "Peter", "Pekkis"),
+    "Tapani": ("Tapsa", "Tapio"),
+    "Kaarina": ("Kaisa", "Katariina", "Karin"),
+    "Kristiina": ("Kirsi", "Kristina", "Tiina"),
+    "Liisa": ("Lisa", "Elisa"),
+    "Aleksi": ("Alex", "Aleksander"),
+    "Aleksander": ("Alex", "Aleksi", "Alexander"),
+    "Alexander": ("Alexandros", "Aleksander", "Sascha", "Sander"),
+    # German / Dutch / French / Spanish
+    "Jürgen": ("Juergen", "Jurgen", "Jörg"),
+    "Jörg": ("Joerg", "Jorg", "Jürgen"),
+    "Jörgen": ("Joergen", "Jorgen", "Jürgen"),
+    "Johann": ("Hans", "Johannes", "Jo"),
+    "Hans": ("Hannes", "Johann", "Hasse"),
+    "Norbert": ("Norb", "Bert"),
+    "Helmut": ("Helmuth", "Helle"),
+    "Hermann": ("Herman", "Hermi"),
+    "Franz": ("Franzl", "Franck"),
+    "Claus-Peter": ("Claus", "Klaus-Peter", "C.-P."),
+    "Klaus": ("Claus", "Nikolaus"),
+    "Nikolaus": ("Klaus", "Niko", "Nicolas"),
+    "Michael": ("Micha", "Michi", "Mikael", "Michel"),
+    "Maarten": ("Martin", "Mart"),
+    "Willem": ("Wim", "Willy", "William"),
+    "Cornelis": ("Kees", "Cor", "Cornelius"),
+    "Jacobus": ("Koos", "Jaap", "Jacob"),
+    "François": ("Francois", "Franck", "Francis"),
+    "Frédéric": ("Frederic", "Fred", "Frédo"),
+    "Stéphane": ("Stephane", "Stef"),
+    "Nicolas": ("Nico", "Nicolás", "Nikolas"),
+    "Jean": ("Jeannot", "Jan", "John"),
+    "Louis": ("Lou", "Ludwig", "Luis"),
+    "Éric": ("Eric", "Erik"),
+    "José": ("Pepe", "Jose", "Josep"),
+    "Jose": ("José", "Pepe"),
+    "Luís": ("Luis", "Lucho"),
+    "Héctor": ("Hector",),
+    "Juan Antonio": ("Juan", "Juanto", "J. Antonio"),
+    "José Manuel": ("José", "Josema", "Chema"),
+    "María Dolores": ("Lola", "Loli", "María"),
+    "Teresa": ("Tere", "Maite", "Tessa"),
+    "Rosario": ("Charo", "Rosa"),
+    "Jesús": ("Chus", "Chucho", "Jesus"),
+    "Ignacio": ("Nacho", "Iñaki"),
+    "Eduardo": ("Edu", "Lalo"),
+    "Manuela": ("Manu", "Manoli"),
+}
+
 JUNK_EMAILS = (
     "test@test.com",
     "noemail@none.com",
@@ -183,6 +313,10 @@ _ABBREVIATIONS = (
     (" lgh ", " "),
 )
 
+# Public names for heavy_noise.py, which builds on the same tables.
+KEYBOARD_NEIGHBOURS = _KEYBOARD
+STREET_ABBREVIATIONS = _ABBREVIATIONS
+
 PLUS_TAGS = ("shop", "news", "promo", "deals", "loyalty", "2024", "store")
 DOMAIN_TYPOS = {
     "gmail.com": ("gmial.com", "gmail.con", "gmai.com"),
@@ -199,6 +333,24 @@ def fold_ascii(text: str, transcribe: bool = False) -> str:
     table = {**_FOLD, **_FOLD_TRANSCRIBE} if transcribe else _FOLD
     out = "".join(table.get(ch, ch) for ch in text)
     return unicodedata.normalize("NFKD", out).encode("ascii", "ignore").decode("ascii")
+
+
+def _variant_index() -> dict[str, tuple[str, ...]]:
+    index: dict[str, list[str]] = {}
+    for table in (NICKNAMES, NAME_VARIANTS):
+        for name, variants in table.items():
+            for variant in variants:
+                index.setdefault(name, []).append(variant)
+                index.setdefault(variant, []).append(name)
+    return {name: tuple(dict.fromkeys(v for v in vs if v != name)) for name, vs in index.items()}
+
+
+_NAME_VARIANT_INDEX = _variant_index()
+
+
+def name_variants(first: str) -> tuple[str, ...]:
+    """Other names the same person goes by: nicknames, formal forms, spellings (Bob, Robert)."""
+    return _NAME_VARIANT_INDEX.get(first, ())
 
 
 def slug(text: str) -> str:

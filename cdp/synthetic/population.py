@@ -2,6 +2,11 @@
 
 Everything here is ground truth. The source simulators (crm, loyalty, pos, web) only ever see
 a person through ``noise.Noise`` and write what they saw; ``_truth/`` is written from here.
+
+``households="heavy"`` (``settings.HeavyHouseholds``) draws the people identity resolution
+most easily merges by mistake: most persons live in families, many of them with twins (some
+named one letter apart, Juhani / Juhana), sons named after their fathers at the same address,
+and siblings with look-alike names (Johan / Johanna).
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from cdp.synthetic.settings import GLOBAL_EMAIL_DOMAINS, LOCALES, GeneratorSetti
 
 # A day index earlier than any event; "valid since forever".
 BEFORE_TIME = -(10**6)
+
+# Last-vowel changes that keep a made-up look-alike name pronounceable (Juhani -> Juhana).
+_VOWEL_SWAPS = {"a": "eo", "e": "ai", "i": "ae", "o": "ae", "u": "oa", "y": "ie"}
 
 
 @dataclass(frozen=True)
@@ -311,9 +319,48 @@ class PopulationBuilder:
                 self.addresses_taken.add(key)
                 return Address(street, postal, city, self.rng.choice(pool.regions), country)
 
+    def _near_name(self, pool: LocalePool, gender: str, name: str) -> str:
+        """A name one letter away from ``name`` (Juhani / Juhana, Jon / Jan): from the pool when
+        it holds one, else ``name`` with its last vowel changed."""
+        names = pool.male_first if gender == "m" else pool.female_first
+        near = sorted(
+            {
+                n
+                for n in names
+                if len(n) == len(name) and sum(a != b for a, b in zip(n, name, strict=True)) == 1
+            }
+        )
+        if near:
+            return self.rng.choice(near)
+        vowels = [i for i, ch in enumerate(name) if ch in _VOWEL_SWAPS and i > 0]
+        if not vowels:
+            return name + "a"
+        i = vowels[-1]
+        return name[:i] + self.rng.choice(_VOWEL_SWAPS[name[i]]) + name[i + 1 :]
+
+    def _similar_name(self, pool: LocalePool, gender: str, name: str) -> str:
+        """A sibling's look-alike name: sharing the first four (or three) letters (Johan /
+        Johanna, Emil / Emilia) when the pool holds one, else one letter away."""
+        names = pool.male_first if gender == "m" else pool.female_first
+        for width, spread in ((4, 3), (3, 2)):
+            stem = name[:width].lower()
+            similar = sorted(
+                {
+                    n
+                    for n in names
+                    if n != name
+                    and n.lower().startswith(stem)
+                    and abs(len(n) - len(name)) <= spread
+                }
+            )
+            if len(stem) == width and similar:
+                return self.rng.choice(similar)
+        return self._near_name(pool, gender, name)
+
     def _members(self, kind: str) -> list[tuple[str, float, bool, bool]]:
         """(gender, age, shares household surname, twin of previous) for a household kind."""
         rng = self.rng
+        heavy = self.settings.heavy_households if self.settings.households == "heavy" else None
 
         def g() -> str:
             return rng.choice("mf")
@@ -329,8 +376,12 @@ class PopulationBuilder:
         if kind == "family":
             age = rng.uniform(40, 62)
             members = [("m", age, True, False), ("f", age + rng.uniform(-5, 3), True, False)]
-            n_kids = rng.choice((1, 1, 2, 2, 3))
-            twins = n_kids >= 2 and rng.random() < self.settings.twin_share_of_families
+            if heavy is None:
+                n_kids = rng.choice((1, 1, 2, 2, 3))
+                twins = n_kids >= 2 and rng.random() < self.settings.twin_share_of_families
+            else:
+                n_kids = rng.choice(heavy.children_choices)
+                twins = n_kids >= 2 and rng.random() < heavy.twin_share_of_families
             for k in range(n_kids):
                 kid_age = rng.uniform(16, min(30.0, age - 20))
                 members.append((g(), kid_age, True, twins and k == 1))
@@ -346,11 +397,14 @@ class PopulationBuilder:
         locales = [loc for loc, _ in s.locale_weights]
         locale_w = [w for _, w in s.locale_weights]
         kinds = ("single", "couple", "family", "flat")
+        kind_w = (
+            s.heavy_households.household_weights if s.households == "heavy" else s.household_weights
+        )
         persons: list[Person] = []
         households: list[Household] = []
         while len(persons) < n_persons:
             locale = rng.choices(locales, locale_w)[0]
-            kind = rng.choices(kinds, s.household_weights)[0]
+            kind = rng.choices(kinds, kind_w)[0]
             hh_id = f"H{len(households) + 1:07d}"
             households.append(self._household(hh_id, locale, kind, persons, n_persons))
         self._ensure_twins(persons)
@@ -384,14 +438,33 @@ class PopulationBuilder:
         members = self._members(kind)[: cap - len(persons)]
         if len(members) > 1 and rng.random() < s.family_email_share:
             hh.family_email = _family_email(rng, surname, locale, self.emails_taken)
+        # Heavy households: which son is named after his father, which child after the
+        # previous one (drawn only then, so the default population stays as it was).
+        heavy = s.heavy_households if s.households == "heavy" else None
+        namesake = similar = -1
+        if heavy is not None and kind == "family":
+            sons = [i for i, m in enumerate(members) if i >= 2 and m[0] == "m" and not m[3]]
+            if sons and rng.random() < heavy.namesake_share_of_families:
+                namesake = rng.choice(sons)
+            younger = [i for i, m in enumerate(members) if i >= 3 and not m[3] and i != namesake]
+            if younger and rng.random() < heavy.similar_sibling_share:
+                similar = rng.choice(younger)
         previous: Person | None = None
-        for gender, age, shares_surname, twin in members:
+        for i, (gender, age, shares_surname, twin) in enumerate(members):
             last = surname if shares_surname else self._last(pool)
             if twin and previous is not None:
-                first = self._first(pool, gender, avoid=previous.first_name)
+                if heavy is not None and rng.random() < heavy.twin_near_name_share:
+                    first = self._near_name(pool, gender, previous.first_name)
+                else:
+                    first = self._first(pool, gender, avoid=previous.first_name)
                 birth = previous.birth_date
             else:
-                first = self._first(pool, gender)
+                if i == namesake:
+                    first = hh.members[0].first_name  # the father
+                elif i == similar and previous is not None:
+                    first = self._similar_name(pool, gender, previous.first_name)
+                else:
+                    first = self._first(pool, gender)
                 birth = self._birth(age)
             person = self._person(len(persons), hh, first, last, gender, birth)
             if twin and previous is not None:

@@ -4,10 +4,19 @@ Every rate is a probability per record (or per person, or per year where the nam
 The defaults aim at what a mid-sized Nordic/European retailer's systems look like: roughly
 5-15 % of records carry some defect. ``noise_level`` scales every defect rate at once, so a
 test can ask for clean data (0.0) or a stress run (2.0) without touching the individual rates.
+
+Three profiles switch on harder data for evaluating identity resolution (``generator_settings``
+builds and checks them): ``noise_profile="heavy"`` corrupts CRM and loyalty person records the
+way registry-like test data does (``HeavyNoiseRates``) and gives people several duplicate
+records; ``person_identifiers="none"`` leaves those records without email, phone or loyalty_id;
+``households="heavy"`` fills the population with families, twins and look-alike names
+(``HeavyHouseholds``). The defaults reproduce the generator's earlier output byte for byte.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -84,6 +93,81 @@ class NoiseRates:
 
 
 @dataclass(frozen=True)
+class HeavyNoiseRates:
+    """The ``noise_profile="heavy"`` corruption of CRM and loyalty person records.
+
+    Modelled on Christen & Pudjijono (2009), "Accurate synthetic generation of realistic
+    personal information", and their GeCo generator: a person's first record has each field
+    corrupted at the per-field rates below; each person gets 1..``duplicates_max`` extra
+    records (a Zipf draw, so most get one or two) and each of those 1..4 corruptions whose kind
+    is drawn from ``kind_weights``. heavy_noise.py says what every kind does. These rates apply
+    on top of ``NoiseRates`` (case, formats, nicknames); ``noise_level`` does not scale them.
+    """
+
+    # First records: probability that the field gets one corruption of a kind that fits it.
+    first_name: float = 0.15
+    last_name: float = 0.12
+    birth_date: float = 0.10
+    street: float = 0.15
+    postal_code: float = 0.08
+    city: float = 0.08
+    name_swapped: float = 0.04  # given name and surname exchanged
+    # A typing corruption (keyboard, edit) makes a second edit in the same value this often.
+    second_edit: float = 0.25
+    # Duplicates: the share of persons with any, and how many (P(k) ~ k^-exponent, 1..max).
+    crm_duplicate_share: float = 1.0
+    loyalty_duplicate_share: float = 0.4
+    duplicates_max: int = 9
+    duplicates_zipf_exponent: float = 2.0
+    corruptions_per_duplicate: tuple[int, int] = (1, 4)  # uniform, inclusive
+    kind_weights: tuple[tuple[str, float], ...] = (
+        ("keyboard", 0.14),
+        ("edit", 0.14),
+        ("ocr", 0.06),
+        ("phonetic", 0.10),
+        ("name_variant", 0.12),
+        ("missing", 0.10),
+        ("name_swap", 0.04),
+        ("birth_date", 0.12),
+        ("postcode", 0.07),
+        ("house_number", 0.05),
+        ("street_format", 0.06),
+    )
+
+
+@dataclass(frozen=True)
+class HeavyHouseholds:
+    """The ``households="heavy"`` population: people whom only a birth date tells apart."""
+
+    # single, couple, family, flat-sharers: most people live with family.
+    household_weights: tuple[float, float, float, float] = (0.08, 0.20, 0.62, 0.10)
+    children_choices: tuple[int, ...] = (2, 2, 3, 3, 4)
+    twin_share_of_families: float = 0.45
+    twin_near_name_share: float = 0.40  # twins named one letter apart (Juhani / Juhana)
+    namesake_share_of_families: float = 0.30  # a son with his father's first name
+    similar_sibling_share: float = 0.30  # a younger sibling with a look-alike name
+
+
+NOISE_PROFILES = ("default", "heavy")
+PERSON_IDENTIFIERS = ("all", "none")
+HOUSEHOLD_PROFILES = ("default", "heavy")
+
+
+class SettingError(ValueError):
+    """A bad value for one generator option; ``option`` is its Python name."""
+
+    def __init__(self, option: str, detail: str):
+        super().__init__(f"{option}: {detail}")
+        self.option = option
+        self.detail = detail
+
+
+def _check_choice(option: str, value: object, known: tuple[str, ...]) -> None:
+    if value not in known:
+        raise SettingError(option, f"unknown value {value!r} (known: {', '.join(known)})")
+
+
+@dataclass(frozen=True)
 class GeneratorSettings:
     """All knobs of one generator run; ``to_dict`` is logged in ``_truth/manifest.json``."""
 
@@ -150,6 +234,97 @@ class GeneratorSettings:
 
     split_file_rate: float = 0.10
 
+    # Harder data for identity-resolution evaluation (see the module docstring).
+    noise_profile: str = "default"
+    heavy_noise: HeavyNoiseRates = field(default_factory=HeavyNoiseRates)
+    person_identifiers: str = "all"
+    households: str = "default"
+    heavy_households: HeavyHouseholds = field(default_factory=HeavyHouseholds)
+
+    def __post_init__(self) -> None:
+        _check_choice("noise_profile", self.noise_profile, NOISE_PROFILES)
+        _check_choice("person_identifiers", self.person_identifiers, PERSON_IDENTIFIERS)
+        _check_choice("households", self.households, HOUSEHOLD_PROFILES)
+
+    @property
+    def heavy(self) -> bool:
+        """True under ``noise_profile="heavy"``."""
+        return self.noise_profile == "heavy"
+
+    @property
+    def with_identifiers(self) -> bool:
+        """False under ``person_identifiers="none"``: person records carry no email/phone/id."""
+        return self.person_identifiers == "all"
+
     def to_dict(self) -> dict:
-        """JSON-serialisable form, so a run records exactly what it used."""
-        return asdict(self)
+        """JSON-serialisable form, so a run records exactly what it used.
+
+        The rates of a heavy profile appear only when that profile is chosen: a default run's
+        manifest should not list corruption rates it never applied.
+        """
+        out = asdict(self)
+        if not self.heavy:
+            del out["heavy_noise"]
+        if self.households != "heavy":
+            del out["heavy_households"]
+        return out
+
+
+def _locale_weights(value: Mapping[str, float] | Iterable[tuple[str, float]]):
+    pairs = list(value.items() if isinstance(value, Mapping) else value)
+    if not pairs:
+        raise SettingError("locale_weights", "give at least one locale")
+    out = []
+    for pair in pairs:
+        try:
+            locale, weight = pair
+            weight = float(weight)
+        except (TypeError, ValueError):
+            raise SettingError(
+                "locale_weights", f"expected (locale, weight), got {pair!r}"
+            ) from None
+        if locale not in LOCALES:
+            known = ", ".join(LOCALES)
+            raise SettingError("locale_weights", f"unknown locale {locale!r} (known: {known})")
+        if not math.isfinite(weight) or weight < 0:
+            raise SettingError("locale_weights", f"bad weight {weight!r} for {locale}")
+        out.append((locale, weight))
+    if not any(w > 0 for _, w in out):
+        raise SettingError("locale_weights", "at least one weight must be above 0")
+    return tuple(out)
+
+
+def generator_settings(
+    noise_profile: str = "default",
+    person_identifiers: str = "all",
+    households: str = "default",
+    locale_weights: Mapping[str, float] | Iterable[tuple[str, float]] | None = None,
+    *,
+    noise_level: float = 1.0,
+) -> GeneratorSettings:
+    """Settings for one of the generator's profiles; a bad value raises ``SettingError``
+    (a ``ValueError``) naming the option.
+
+    ``noise_profile``: "default" or "heavy" (GeCo-style corruption and 1..9 duplicates per
+    person in CRM and loyalty). ``person_identifiers``: "all" or "none" (CRM and loyalty rows
+    without email, phone and loyalty_id, so only names, birth date and address link them).
+    ``households``: "default" or "heavy" (families, twins, namesakes, look-alike siblings).
+    ``locale_weights``: {locale: weight} or (locale, weight) pairs; None keeps the default mix.
+    """
+    _check_choice("noise_profile", noise_profile, NOISE_PROFILES)
+    _check_choice("person_identifiers", person_identifiers, PERSON_IDENTIFIERS)
+    _check_choice("households", households, HOUSEHOLD_PROFILES)
+    try:
+        level = float(noise_level)
+    except (TypeError, ValueError):
+        raise SettingError("noise_level", f"expected a number, got {noise_level!r}") from None
+    if not math.isfinite(level) or level < 0:
+        raise SettingError("noise_level", f"expected a level of 0 or more, got {noise_level!r}")
+    extra = {} if locale_weights is None else {"locale_weights": _locale_weights(locale_weights)}
+    return GeneratorSettings(
+        noise_level=level,
+        noise_profile=noise_profile,
+        person_identifiers=person_identifiers,
+        households=households,
+        **extra,
+    )

@@ -202,6 +202,16 @@ class TruthWriter:
                         )
                     )
 
+    def corruptions(self, rows: Iterable[tuple[str, str, str, bool, list[str]]]) -> None:
+        """corruptions.csv (heavy noise profile): what heavy_noise.py did to each CRM and
+        loyalty record as created: source, record_key, person_id, is_duplicate and the
+        ``field:kind`` labels joined by "|" (blank: typed only with the default noise)."""
+        with (self.root / "corruptions.csv").open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(("source", "record_key", "person_id", "is_duplicate", "corruptions"))
+            for source, key, person_id, duplicate, labels in rows:
+                w.writerow((source, key, person_id, str(duplicate).lower(), "|".join(labels)))
+
     def junk(self, rows: Iterable[tuple[str, str, str]]) -> None:
         """junk_identifiers.csv: identifiers shared by unrelated people (namespace, value, why)."""
         with (self.root / "junk_identifiers.csv").open("w", encoding="utf-8", newline="") as fh:
