@@ -99,10 +99,13 @@ class IdentitySettings:
     )
     # An identifier seen with more distinct identifiers of one linked namespace than this is
     # shared (a store's walk-in loyalty card, a family email, a shop's tablet) and does not link.
+    # CRM ids and loyalty ids get room for one person's duplicate records (a registry may
+    # hold one person up to ten times, each copy with the same email); a family's shared
+    # email or landline is caught by the household rule instead (graph.household_identifiers).
     max_neighbours: dict[str, int] = field(
         default_factory=lambda: {
-            "crm_id": 3,
-            "loyalty_id": 3,
+            "crm_id": 10,
+            "loyalty_id": 10,
             "card_token": 6,
             "device_id": 4,
             "anonymous_id": 8,
@@ -111,11 +114,16 @@ class IdentitySettings:
     # A loyalty card presented at the till proves nothing (anyone may borrow it): a payment
     # card links to it only when at least this share of the payment card's receipts carry it.
     min_link_share: dict[str, float] = field(default_factory=lambda: {"card_token": 0.5})
-    # Probabilistic person matching (jobs/identity/matching.py): a pair of CRM/loyalty
-    # records becomes an edge at or above this match probability. Precision comes first: a
-    # false merge shows one person's data to another.
+    # Probabilistic person matching (jobs/identity/matching.py). The link threshold comes
+    # from the trained model: the lowest match probability at which the candidate pairs kept
+    # (those past the same-person checks) are, by the model's own probabilities, at least
+    # match_precision true; never below match_probability. A false merge shows one person's
+    # data to another; most of the pairs the model itself doubts fall in groups that are
+    # linked more strongly through their other records, so clusters come out more precise
+    # than this pairwise target (measured in `cdp evaluate identity --matrix`).
     probabilistic_matching: bool = True
-    match_probability: float = 0.995
+    match_precision: float = 0.99
+    match_probability: float = 0.5
     # Random record pairs used to estimate the model's u probabilities.
     match_u_max_pairs: float = 2_000_000.0
     # The person model is trained without labels and kept for this many nights (0: train
@@ -126,8 +134,9 @@ class IdentitySettings:
     # first: probabilistic before deterministic, lower-priority namespaces first.
     max_per_profile: dict[str, int] = field(
         default_factory=lambda: {
-            "crm_id": 4,
-            "loyalty_id": 4,
+            # A registry may hold one person many times over (1 to 9 duplicates).
+            "crm_id": 10,
+            "loyalty_id": 10,
             "email": 6,
             "phone": 5,
             "card_token": 10,

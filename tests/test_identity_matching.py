@@ -31,7 +31,7 @@ def test_guards_keep_household_members_apart(spark):
             ("loyalty:1", "johana", "berg", D(1980, 3, 15), "41101"),
             # Twins: surname, birth date and address shared, first names differ.
             ("crm:2", "lina", "holm", D(2001, 6, 2), "41102"),
-            ("loyalty:2", "elin", "holm", D(2001, 6, 2), "41102"),
+            ("loyalty:2", "sara", "holm", D(2001, 6, 2), "41102"),
             # Father and son of one name; the son's loyalty record has no birth date.
             ("crm:3", "bengt", "hagg", D(1961, 5, 2), "41103"),
             ("crm:4", "bengt", "hagg", D(1994, 8, 30), "41103"),
@@ -39,7 +39,7 @@ def test_guards_keep_household_members_apart(spark):
             # One person, birth date missing on one side, no namesake: may link.
             ("crm:5", "ulla", "sand", D(1970, 1, 9), "41104"),
             ("loyalty:5", "ulla", "sand", None, "41104"),
-            # First name missing: never linked on the model alone.
+            # First name missing on one side: the rest decides (one candidate here).
             ("crm:6", None, "ek", D(1990, 2, 2), "41105"),
             ("loyalty:6", "siv", "ek", D(1990, 2, 2), "41105"),
             # Name written surname first in one system.
@@ -75,9 +75,88 @@ def test_guards_keep_household_members_apart(spark):
     assert kept == {
         ("crm:1", "loyalty:1"),
         ("crm:5", "loyalty:5"),
+        ("crm:6", "loyalty:6"),
         ("crm:7", "loyalty:7"),
         ("crm:10", "loyalty:10"),
     }
+
+
+def test_given_names_related_by_nickname_initial_or_variant_link(spark):
+    """Slips a registry shows in a given name are not a second person; unrelated names are."""
+    same = [
+        ("robert", "bob"),  # nickname (the nicknames package's table)
+        ("margaret", "peggy"),
+        ("j", "johan"),  # initial
+        ("kata", "katarina"),  # the start of the name
+        ("anna maria", "maria"),  # one word in common
+        ("anne", "anna"),  # same first letter, close
+        ("jonathan", "jnoathan"),  # two slips
+    ]
+    apart = [("lina", "sara"), ("maria", "sofia"), ("erik", "lars")]
+    rows = []
+    for i, (a, b) in enumerate(same + apart):
+        rows += [
+            (f"crm:{i}", a, "dahl", D(1980, 1, 1), "41101"),
+            (f"loyalty:{i}", b, "dahl", D(1980, 1, 1), "41101"),
+        ]
+    records = records_frame(spark, rows)
+    pairs = spark.createDataFrame(
+        [(f"crm:{i}", f"loyalty:{i}", 0.999, 12.0) for i in range(len(same + apart))],
+        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
+    )
+    kept = {r["unique_id_l"] for r in matching.guarded_pairs(pairs, records).collect()}
+    assert kept == {f"crm:{i}" for i in range(len(same))}
+
+
+def test_a_record_matching_two_people_links_to_neither(spark):
+    """A record without a given name that matches both twins would chain them: it keeps
+    none of its links; an unambiguous pair elsewhere is untouched."""
+    records = records_frame(
+        spark,
+        [
+            ("crm:1", "lina", "holm", D(2001, 6, 2), "41102"),
+            ("crm:2", "sara", "holm", D(2001, 6, 2), "41102"),
+            ("loyalty:1", None, "holm", D(2001, 6, 2), "41102"),
+            ("crm:3", "ulla", "sand", D(1970, 1, 9), "41104"),
+            ("loyalty:3", "ulla", "sand", D(1970, 1, 9), "41104"),
+        ],
+    )
+    pairs = spark.createDataFrame(
+        [
+            ("crm:1", "loyalty:1", 0.99, 8.0),
+            ("crm:2", "loyalty:1", 0.99, 8.0),
+            ("crm:3", "loyalty:3", 0.999, 12.0),
+        ],
+        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
+    )
+    kept = matching.unambiguous_pairs(spark, matching.guarded_pairs(pairs, records), records)
+    assert {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()} == {
+        ("crm:3", "loyalty:3")
+    }
+
+
+def test_link_threshold_follows_the_models_own_precision(spark):
+    """The threshold is the lowest probability at which the kept pairs' expected share of
+    false pairs, the mean of (1 - p), stays within 1 - precision; never below the floor."""
+    import math
+
+    def weight(p):
+        return math.log2(p / (1 - p))
+
+    probabilities = [0.99999] * 900 + [0.999] * 90 + [0.9] * 10 + [0.6] * 50
+    pairs = spark.createDataFrame(
+        [(f"a{i}", f"b{i}", p, weight(p)) for i, p in enumerate(probabilities)],
+        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
+    )
+    # Down to 0.9: (900 * 1e-5 + 90 * 1e-3 + 10 * 0.1) / 1000 = 0.0011 > 0.001, so 0.9 is
+    # out and the threshold is the lower edge of the 0.999 pairs' bin.
+    t = matching.link_threshold(pairs, precision=0.999, floor=0.5)
+    assert 0.9 < t <= 0.999
+    # A looser target takes the 0.9 pairs in, and the 0.6 pairs stay out: 0.0203 > 0.02.
+    t = matching.link_threshold(pairs, precision=0.98, floor=0.5)
+    assert 0.6 < t <= 0.9
+    # The floor wins over a target every pair meets.
+    assert matching.link_threshold(pairs, precision=0.5, floor=0.95) == 0.95
 
 
 def test_model_links_only_records_of_one_person(spark, built, generated_landing):

@@ -6,13 +6,25 @@ u probabilities from random pairs, m probabilities by expectation maximisation o
 blocked samples, term-frequency adjustments for common names and places. Prediction runs
 only on blocked pairs, so the work stays near-linear in the number of records.
 
-Only pairs that the deterministic graph has not already joined are scored into edges, and a
-pair is kept only above ``identity.match_probability``. Two guards keep households apart
-however strong the other evidence is (a twin shares surname, birth date, address and
-landline with their sibling; a son may share his father's name and address): both records
-must give a first name, the first names must agree (exactly, closely by Jaro-Winkler, or
-swapped with the surname), and the birth dates must not disagree, nor may a missing one hide
-a namesake born on another day (see ``same_person_guard``).
+Evidence is weighed, not vetoed: every kind of slip a registry shows has a level of its own
+whose weight the model learns (a typo or an OCR slip in either name, given name and surname
+swapped, a nickname or an initial for the given name, a name missing on one side, a birth
+date with one wrong digit or day and month swapped, a house number or postcode slip). The
+blocking rules are many and each leans on different fields, so no single clean field is
+needed to bring a true pair into view (Christen, "Data Matching", 2012, ch. 4).
+
+The link threshold comes from the trained model (``link_threshold``): the lowest match
+probability at which the pairs kept are, by the model's own probabilities, at least
+``identity.match_precision`` true, never below ``identity.match_probability``.
+
+What no weight can settle stays a contradiction (``cannot_link``): two given names that are
+unrelated (not a typo, nickname, initial or swap of each other: a twin or a sibling, or a
+name replaced, which no data can tell apart), two birth dates that are not one slip apart (a
+father and a son of one name), two records whose own email and own phone both differ. And
+links do not chain across a contradiction: a record whose partners contradict each other
+(one record without a given name matching both twins) links to none of them
+(``unambiguous_pairs``), nor does a record without a birth date whose name is shared at its
+postal code by people born on different days (``namesake_birth_dates``).
 """
 
 from __future__ import annotations
@@ -20,14 +32,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs.identity.graph import birth_dates_compatible, vertex_id
+from jobs.identity.graph import vertex_id
 
 if TYPE_CHECKING:
     from cdp.settings import IdentitySettings
@@ -43,7 +57,13 @@ MATCH_COLUMNS = (
     "first_name_key",
     "last_name_key",
     "full_name_key",
+    "first_name_group",
+    "first_name_soundex",
+    "last_name_soundex",
     "birth_date",
+    "birth_date_text",
+    "birth_year",
+    "birth_month_day",
     "email_key",
     "phone",
     "street_key",
@@ -51,6 +71,44 @@ MATCH_COLUMNS = (
     "postal_code",
     "city_key",
 )
+
+# Jaro-Winkler similarity at or above which two names are one name typed twice (a slip of
+# the keyboard, an OCR confusion, a phonetic spelling); at or above RELATED two given names
+# may still be one person's (Anna/Anne, Johan/Jo), below it they are unrelated.
+CLOSE = 0.88
+RELATED = 0.75
+
+
+@cache
+def _nickname_rows() -> tuple[tuple[str, str], ...]:
+    """(name, group) for every given name in the ``nicknames`` package's table (an
+    independent, curated list: Robert -> Bob, Margaret -> Peggy): a nickname belongs to
+    the group of each formal name it shortens, a formal name to its own."""
+    import nicknames
+
+    rows = set()
+    for t in nicknames.name_triplets():
+        rows.add((t.name1, t.name1))
+        rows.add((t.name2, t.name1))
+    return tuple(sorted(rows))
+
+
+def with_name_groups(records: DataFrame) -> DataFrame:
+    """Adds ``first_name_group``: the formal names a given name may stand for (itself
+    included), so that two given names sharing a group are one name (Bob and Robert)."""
+    spark = records.sparkSession
+    groups = (
+        spark.createDataFrame(list(_nickname_rows()), "name string, grp string")
+        .groupBy("name")
+        .agg(F.collect_set("grp").alias("_groups"))
+    )
+    joined = records.join(
+        F.broadcast(groups), records["first_name_key"] == groups["name"], "left"
+    ).drop("name")
+    own = F.when(F.col("first_name_key").isNotNull(), F.array("first_name_key"))
+    return joined.withColumn(
+        "first_name_group", F.array_union(F.coalesce("_groups", F.array()), own)
+    ).drop("_groups")
 
 
 def match_input(person_records: DataFrame) -> DataFrame:
@@ -65,7 +123,10 @@ def match_input(person_records: DataFrame) -> DataFrame:
     )
     street = F.lower(F.regexp_replace("street", r"[^\p{L}\p{N} ]", ""))
     postal = F.upper(F.regexp_replace("postal_code", r"[\s-]", ""))
-    return rows.select(
+    # Soundex codes only the first word: a double-barrelled name blocks by its first part.
+    first_word = F.split(F.col("first_name_key"), " ").getItem(0)
+    last_word = F.split(F.col("last_name_key"), " ").getItem(0)
+    selected = rows.select(
         F.col("record_id").alias("unique_id"),
         "source",
         "source_key",
@@ -75,7 +136,12 @@ def match_input(person_records: DataFrame) -> DataFrame:
             F.col("first_name_key").isNotNull() & F.col("last_name_key").isNotNull(),
             F.concat_ws(" ", "first_name_key", "last_name_key"),
         ).alias("full_name_key"),
+        F.nullif(F.soundex(first_word), F.lit("")).alias("first_name_soundex"),
+        F.nullif(F.soundex(last_word), F.lit("")).alias("last_name_soundex"),
         "birth_date",
+        F.date_format("birth_date", "yyyy-MM-dd").alias("birth_date_text"),
+        F.year("birth_date").alias("birth_year"),
+        F.date_format("birth_date", "MM-dd").alias("birth_month_day"),
         "email_key",
         "phone",
         F.nullif(F.trim(F.regexp_replace(street, r"\d+\w?", "")), F.lit("")).alias("street_key"),
@@ -83,6 +149,52 @@ def match_input(person_records: DataFrame) -> DataFrame:
         F.nullif(postal, F.lit("")).alias("postal_code"),
         F.lower("city").alias("city_key"),
     )
+    return with_name_groups(selected)
+
+
+def related_given_names(a: str, b: str, group_a: str, group_b: str, sql: bool = True) -> str:
+    """Spark SQL: two known given names that may be one person's: equal, related by
+    Jaro-Winkler (a typo or two, Anne/Anna, Yvan/Ivan), a nickname of one formal name
+    (Bob/Robert), one an initial or the start of the other (J./John, Kata/Katarina), or one
+    word in common (Anna Maria/Maria). Below that, a twin's name and a replaced name look
+    the same, and neither links on the model alone."""
+    return (
+        f"({a} = {b}"
+        f" OR jaro_winkler({a}, {b}) >= {RELATED}"
+        f" OR coalesce(arrays_overlap({group_a}, {group_b}), false)"
+        f" OR (length({a}) = 1 AND substr({b}, 1, 1) = {a})"
+        f" OR (length({b}) = 1 AND substr({a}, 1, 1) = {b})"
+        f" OR (length({a}) >= 3 AND substr({b}, 1, length({a})) = {a})"
+        f" OR (length({b}) >= 3 AND substr({a}, 1, length({b})) = {b})"
+        f" OR arrays_overlap(split({a}, ' '), split({b}, ' ')))"
+    )
+
+
+def birth_dates_apart(a: Column, b: Column) -> Column:
+    """True when both birth dates are known and cannot be one date typed twice: more than
+    two slips apart, and not the same day and month in a year one slip away (day and month
+    may be swapped), nor the same year with the same month or day. A father and a son of one
+    name are apart; two copies of one person's record, each with a slip of its own, are not.
+    """
+    text_a, text_b = F.date_format(a, "yyyy-MM-dd"), F.date_format(b, "yyyy-MM-dd")
+    ma, da, mb, db = F.month(a), F.dayofmonth(a), F.month(b), F.dayofmonth(b)
+    year_slip = F.levenshtein(F.year(a).cast("string"), F.year(b).cast("string")) <= 1
+    same_day_and_month = ((ma == mb) & (da == db)) | ((ma == db) & (da == mb))
+    same_year_near = (F.year(a) == F.year(b)) & ((ma == mb) | (da == db))
+    return F.coalesce(
+        (F.levenshtein(text_a, text_b) > 2)
+        & ~(year_slip & same_day_and_month)
+        & ~((ma == mb) & (da == db))
+        & ~same_year_near,
+        F.lit(False),
+    )
+
+
+def _names_swapped(fn_l: str, ln_l: str, fn_r: str, ln_r: str) -> str:
+    """Spark SQL: given name and surname written the other way round, slips allowed: one
+    of the two crossed pairs close, the other at least related."""
+    a, b = f"jaro_winkler({fn_l}, {ln_r})", f"jaro_winkler({ln_l}, {fn_r})"
+    return f"(({a} >= {CLOSE} AND {b} >= {RELATED}) OR ({a} >= {RELATED} AND {b} >= {CLOSE}))"
 
 
 def model_settings() -> Any:
@@ -91,6 +203,74 @@ def model_settings() -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
+    fn, ln = "first_name_key", "last_name_key"
+    related = cll.CustomLevel(
+        related_given_names(f"{fn}_l", f"{fn}_r", "first_name_group_l", "first_name_group_r"),
+        label_for_charts="given names related (nickname, initial, variant)",
+    )
+    name = cl.CustomComparison(
+        output_column_name="name",
+        comparison_description="given name and surname together, slips, swaps and gaps",
+        comparison_levels=[
+            cll.And(cll.NullLevel(fn), cll.NullLevel(ln)),
+            cll.ExactMatchLevel("full_name_key", term_frequency_adjustments=True),
+            cll.ColumnsReversedLevel(fn, ln, symmetrical=True).configure(
+                label_for_charts="given name and surname swapped"
+            ),
+            cll.And(cll.JaroWinklerLevel(fn, CLOSE), cll.JaroWinklerLevel(ln, CLOSE)).configure(
+                label_for_charts="both names close"
+            ),
+            cll.CustomLevel(
+                _names_swapped(f"{fn}_l", f"{ln}_l", f"{fn}_r", f"{ln}_r"),
+                label_for_charts="swapped, with a slip",
+            ),
+            cll.And(related, cll.JaroWinklerLevel(ln, CLOSE)).configure(
+                label_for_charts="surname close, given names related"
+            ),
+            cll.And(cll.NullLevel(fn), cll.JaroWinklerLevel(ln, CLOSE)).configure(
+                label_for_charts="surname close, a given name missing"
+            ),
+            cll.And(cll.NullLevel(ln), cll.JaroWinklerLevel(fn, CLOSE)).configure(
+                label_for_charts="given name close, a surname missing"
+            ),
+            cll.JaroWinklerLevel(fn, CLOSE).configure(
+                label_for_charts="given name close, surname differs"
+            ),
+            cll.ExactMatchLevel(ln, term_frequency_adjustments=True).configure(
+                label_for_charts="surname only (a household member)"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+    birth_date = cl.CustomComparison(
+        output_column_name="birth_date",
+        comparison_description="birth date exactly, or one slip apart",
+        comparison_levels=[
+            cll.NullLevel("birth_date"),
+            cll.ExactMatchLevel("birth_date"),
+            cll.CustomLevel(
+                "year(birth_date_l) = year(birth_date_r)"
+                " AND month(birth_date_l) = day(birth_date_r)"
+                " AND day(birth_date_l) = month(birth_date_r)",
+                label_for_charts="day and month swapped",
+            ),
+            cll.DamerauLevenshteinLevel("birth_date_text", 1).configure(
+                label_for_charts="one digit wrong or two transposed"
+            ),
+            cll.DamerauLevenshteinLevel("birth_date_text", 2).configure(
+                label_for_charts="two slips (each copy of a record with its own)"
+            ),
+            cll.ExactMatchLevel("birth_month_day").configure(
+                label_for_charts="same day and month, another year"
+            ),
+            cll.CustomLevel(
+                "year(birth_date_l) = year(birth_date_r)"
+                " AND month(birth_date_l) = month(birth_date_r)",
+                label_for_charts="same year and month",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
     address = cl.CustomComparison(
         output_column_name="address",
         comparison_description="postal code, house number and street together",
@@ -104,6 +284,16 @@ def model_settings() -> Any:
             cll.And(
                 cll.ExactMatchLevel("postal_code"), cll.ExactMatchLevel("house_number")
             ).configure(label_for_charts="same postal code and house number"),
+            cll.And(
+                cll.JaroWinklerLevel("street_key", 0.85), cll.ExactMatchLevel("house_number")
+            ).configure(label_for_charts="same street and house number, postal code differs"),
+            cll.And(
+                cll.ExactMatchLevel("postal_code"), cll.JaroWinklerLevel("street_key", 0.85)
+            ).configure(label_for_charts="same street and postal code, house number differs"),
+            cll.And(
+                cll.DamerauLevenshteinLevel("postal_code", 1),
+                cll.ExactMatchLevel("house_number"),
+            ).configure(label_for_charts="postal code one slip apart, same house number"),
             cll.ExactMatchLevel("postal_code", term_frequency_adjustments=True),
             cll.ExactMatchLevel("city_key", term_frequency_adjustments=True),
             cll.ElseLevel(),
@@ -113,12 +303,8 @@ def model_settings() -> Any:
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=[
-            cl.ForenameSurnameComparison(
-                "first_name_key",
-                "last_name_key",
-                forename_surname_concat_col_name="full_name_key",
-            ).configure(term_frequency_adjustments=True),
-            cl.DateOfBirthComparison("birth_date", input_is_string=False),
+            name,
+            birth_date,
             # Not splink's EmailComparison: its "same username" levels count the name twice
             # (anna.holmberg@yahoo.com and anna.holmberg@luukku.com agree because both are
             # named Anna Holmberg), which links namesakes. A typo is one edit; else differs.
@@ -135,11 +321,23 @@ def model_settings() -> Any:
             cl.ExactMatch("phone"),
             address,
         ],
+        # Each rule leans on other fields, so a pair with any one field wrong, missing or
+        # swapped still meets in some rule: the union is scored once.
         blocking_rules_to_generate_predictions=[
             block_on("birth_date"),
             block_on("last_name_key", "postal_code"),
             block_on("first_name_key", "last_name_key"),
-            block_on("first_name_key", "postal_code", "house_number"),
+            block_on("postal_code", "house_number"),
+            block_on("street_key", "house_number"),
+            block_on("first_name_soundex", "last_name_soundex"),
+            block_on("last_name_soundex", "birth_year"),
+            block_on("first_name_soundex", "birth_month_day"),
+            block_on("last_name_soundex", "birth_month_day"),
+            block_on("first_name_key", "birth_year"),
+            block_on("first_name_soundex", "house_number", "city_key"),
+            block_on("last_name_soundex", "house_number", "city_key"),
+            # Given name and surname swapped in one of the two records.
+            "l.first_name_soundex = r.last_name_soundex AND l.last_name_soundex = r.first_name_soundex",
         ],
         retain_intermediate_calculation_columns=False,
         additional_columns_to_retain=["source"],
@@ -183,11 +381,36 @@ def train(spark: SparkSession, records: DataFrame, settings: IdentitySettings) -
 
 @dataclass
 class MatchResult:
-    """Scored pairs and the trained model (splink's JSON) that scored them."""
+    """Scored pairs, the trained model (splink's JSON) that scored them and the link
+    threshold derived from it."""
 
     pairs: DataFrame
     model: dict[str, Any]
     trained: bool  # False when a saved model was reused
+    threshold: float = 1.0  # the match probability pairs were kept at
+
+
+def link_threshold(pairs: DataFrame, precision: float, floor: float) -> float:
+    """The lowest match probability (never below ``floor``) at which the pairs at or above
+    it are, by the model's own probabilities, at least ``precision`` true: the expected
+    false pairs among them, the sum of (1 - p), stay within (1 - precision) of their count.
+
+    Pairs are binned by match weight (quarters of a bit), so only the bins reach the driver.
+    """
+    bins = (
+        pairs.where(F.col("match_probability") >= floor)
+        .groupBy((F.floor(F.col("match_weight") * 4) / 4).alias("w"))
+        .agg(F.count("*").alias("n"), F.sum(1 - F.col("match_probability")).alias("false"))
+        .orderBy(F.col("w").desc())
+        .collect()
+    )
+    threshold, kept, expected_false = 1.0, 0, 0.0
+    for b in bins:
+        kept, expected_false = kept + b["n"], expected_false + b["false"]
+        if expected_false > (1 - precision) * kept:
+            return max(threshold, floor)
+        threshold = 1 / (1 + math.pow(2, -b["w"]))  # the bin's lower edge as a probability
+    return floor  # every pair above the floor meets the target
 
 
 def scored_pairs(
@@ -196,7 +419,7 @@ def scored_pairs(
     settings: IdentitySettings,
     model: dict[str, Any] | None = None,
 ) -> MatchResult | None:
-    """Record pairs at or above ``match_probability`` that pass the household guards:
+    """Record pairs at or above the model's link threshold that pass the same-person checks:
     (unique_id_l, unique_id_r, match_probability, match_weight). None with under two records.
 
     ``model``: a model saved by an earlier night (``MatchResult.model``) to score with instead
@@ -208,17 +431,26 @@ def scored_pairs(
     linker = train(spark, records, settings) if model is None else _linker(spark, records, model)
     trained = time.monotonic()
     predicted = linker.inference.predict(threshold_match_probability=settings.match_probability)
+    pairs = (
+        predicted.as_spark_dataframe()
+        .select("unique_id_l", "unique_id_r", "match_probability", "match_weight")
+        .localCheckpoint()
+    )
+    # The same-person checks come first: the threshold is judged on the pairs that may link,
+    # and a record is ambiguous when any two of its candidates (not only those above the
+    # threshold) cannot be one person.
+    candidates = unambiguous_pairs(spark, guarded_pairs(pairs, records), records).localCheckpoint()
+    threshold = link_threshold(candidates, settings.match_precision, settings.match_probability)
     log.info(
-        "person matching: model %s in %.1fs, pairs predicted in %.1fs",
+        "person matching: model %s in %.1fs, pairs predicted in %.1fs, linked at p >= %.4f",
         "trained" if model is None else "loaded",
         trained - started,
         time.monotonic() - trained,
+        threshold,
     )
-    pairs = predicted.as_spark_dataframe().select(
-        "unique_id_l", "unique_id_r", "match_probability", "match_weight"
-    )
+    kept = candidates.where(F.col("match_probability") >= threshold)
     saved = model if model is not None else linker.misc.save_model_to_json()
-    return MatchResult(guarded_pairs(pairs, records), saved, model is None)
+    return MatchResult(kept, saved, model is None, threshold)
 
 
 def namesake_birth_dates(records: DataFrame) -> DataFrame:
@@ -236,62 +468,147 @@ def namesake_birth_dates(records: DataFrame) -> DataFrame:
     )
 
 
+def _sides(records: DataFrame) -> DataFrame:
+    """The columns the same-person checks read, one row per record."""
+    if "first_name_group" not in records.columns:
+        records = with_name_groups(records)
+    return records.join(namesake_birth_dates(records), "unique_id").select(
+        "unique_id",
+        F.col("first_name_key").alias("fn"),
+        F.col("last_name_key").alias("ln"),
+        F.col("first_name_group").alias("fg"),
+        F.col("birth_date").alias("bd"),
+        F.col("namesake_dates").alias("nd"),
+        F.col("email_key").alias("em"),
+        F.col("phone").alias("ph"),
+    )
+
+
+def _suffixed(side: DataFrame, key: str, suffix: str) -> DataFrame:
+    return side.select(
+        F.col("unique_id").alias(key), *[F.col(c).alias(f"{c}_{suffix}") for c in side.columns[1:]]
+    )
+
+
+def cannot_link() -> Column:
+    """Two records (columns suffixed _l and _r, see ``_sides``) that no amount of other
+    evidence makes one person:
+
+    - both give a given name and the two are unrelated (``related_given_names``) and not
+      swapped with the surname: a twin or a sibling, who share surname, birth date and
+      address with the other; a name replaced by another looks the same and stays apart;
+    - both give a birth date and the two are more than two slips apart
+      (``birth_dates_apart``): a father and a son of one name;
+    - both give an own email and an own phone and both differ: twins whose given names are
+      one letter apart (Juhani, Juhana) share everything else.
+    """
+    related = F.expr(related_given_names("fn_l", "fn_r", "fg_l", "fg_r"))
+    swapped = F.expr(_names_swapped("fn_l", "ln_l", "fn_r", "ln_r"))
+    # One record written surname first, the other with a part missing (Nieminen Marianne,
+    # Marianne): a given name that is the other's surname is no second person.
+    crossed = F.expr(
+        f"jaro_winkler(fn_l, ln_r) >= {CLOSE} OR jaro_winkler(ln_l, fn_r) >= {CLOSE}"
+        " OR arrays_overlap(split(fn_l, ' '), split(ln_r, ' '))"
+        " OR arrays_overlap(split(ln_l, ' '), split(fn_r, ' '))"
+    )
+    names_unrelated = (
+        F.col("fn_l").isNotNull()
+        & F.col("fn_r").isNotNull()
+        & ~related
+        & ~F.coalesce(swapped, F.lit(False))
+        & ~F.coalesce(crossed, F.lit(False))
+    )
+    dates_conflict = birth_dates_apart(F.col("bd_l"), F.col("bd_r"))
+    emails_differ = F.levenshtein("em_l", "em_r") > 1
+    phones_differ = F.col("ph_l") != F.col("ph_r")
+    contacts_conflict = F.coalesce(emails_differ & phones_differ, F.lit(False))
+    return F.coalesce(names_unrelated | dates_conflict, F.lit(False)) | contacts_conflict
+
+
 def guarded_pairs(pairs: DataFrame, records: DataFrame) -> DataFrame:
-    """The model's pairs that pass the same-person guards (see ``same_person_guard``)."""
-    namesakes = namesake_birth_dates(records)
-
-    def side(suffix: str) -> DataFrame:
-        return records.join(namesakes, "unique_id").select(
-            F.col("unique_id").alias(f"unique_id_{suffix}"),
-            F.col("first_name_key").alias(f"fn_{suffix}"),
-            F.col("last_name_key").alias(f"ln_{suffix}"),
-            F.col("birth_date").alias(f"bd_{suffix}"),
-            F.col("namesake_dates").alias(f"nd_{suffix}"),
-            F.col("email_key").alias(f"em_{suffix}"),
-            F.col("phone").alias(f"ph_{suffix}"),
-        )
-
-    joined = pairs.join(side("l"), "unique_id_l").join(side("r"), "unique_id_r")
+    """The model's pairs that pass ``same_person_guard``."""
+    side = _sides(records)
+    joined = pairs.join(_suffixed(side, "unique_id_l", "l"), "unique_id_l").join(
+        _suffixed(side, "unique_id_r", "r"), "unique_id_r"
+    )
     return joined.where(same_person_guard()).select(
         "unique_id_l", "unique_id_r", "match_probability", "match_weight"
     )
 
 
-def same_person_guard() -> Any:
-    """Names and birth dates that cannot belong to two people of one household.
-
-    A probabilistic link rests on names, birth date and address, and a household shares the
-    surname and the address. So both first names must be known and agree (exactly, closely
-    by Jaro-Winkler, or swapped with the surname), and the birth dates must not contradict
-    each other. One missing birth date is tolerated only when the name is not shared at that
-    postal code by someone born on another day (a father and a son of the same name): the
-    known birth date must agree with every namesake's (``namesake_birth_dates``). Twins share
-    a birth date but not a first name; twins whose names are one letter apart differ in
-    their own email and phone, and two records whose emails and phones both differ are not
-    linked on the model alone.
-    """
-    names_agree = (
-        (F.col("fn_l") == F.col("fn_r"))
-        # jaro_winkler: the Spark SQL function splink registers from its jar.
-        | (F.expr("jaro_winkler(fn_l, fn_r)") >= F.lit(0.88))
-        | ((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r")))
-    )
-    names_known = F.col("fn_l").isNotNull() & F.col("fn_r").isNotNull()
-    both_dates = F.col("bd_l").isNotNull() & F.col("bd_r").isNotNull()
+def same_person_guard() -> Column:
+    """A pair that may be one person: no contradiction (``cannot_link``), and a missing
+    birth date hides no namesake. A record without a birth date links to a record of the
+    same name only when that name is not shared at that postal code by people born on
+    different days (a father and a son): every namesake's known birth date must agree with
+    the pair's (``namesake_birth_dates``)."""
     known = F.coalesce("bd_l", "bd_r")
     namesakes = F.array_union("nd_l", "nd_r")
-    no_namesake_conflict = (
-        F.forall(namesakes, lambda d: birth_dates_compatible(d, known)) & known.isNotNull()
+    anchor = F.coalesce(known, F.element_at(namesakes, 1))
+    no_namesake_conflict = F.forall(namesakes, lambda d: ~birth_dates_apart(d, anchor))
+    both_dates = F.col("bd_l").isNotNull() & F.col("bd_r").isNotNull()
+    return ~cannot_link() & (both_dates | no_namesake_conflict)
+
+
+def unambiguous_pairs(spark: SparkSession, pairs: DataFrame, records: DataFrame) -> DataFrame:
+    """Links that do not chain two people through a third record.
+
+    A record two of whose partners cannot be one person (``cannot_link``: a record without
+    a given name that matches both twins) is suspect. The other records are grouped by
+    their own links; a suspect record keeps its links only when all its partners fall in
+    one group (two copies of one person's record, each badly typed, may contradict each
+    other and still be one person through the rest of the group), else it keeps none.
+    """
+    ends = pairs.select(F.col("unique_id_l").alias("rec"), F.col("unique_id_r").alias("other"))
+    ends = ends.unionByName(
+        pairs.select(F.col("unique_id_r").alias("rec"), F.col("unique_id_l").alias("other"))
     )
-    dates_ok = F.when(both_dates, birth_dates_compatible(F.col("bd_l"), F.col("bd_r"))).otherwise(
-        no_namesake_conflict
+    triples = (
+        ends.withColumnRenamed("other", "unique_id_l")
+        .join(ends.withColumnRenamed("other", "unique_id_r"), "rec")
+        .where(F.col("unique_id_l") < F.col("unique_id_r"))
     )
-    # Twins with names one letter apart (Juhani, Juhana) share everything else but their own
-    # email and phone: both known and both different means two people.
-    emails_differ = F.levenshtein("em_l", "em_r") > 1
-    phones_differ = F.col("ph_l") != F.col("ph_r")
-    contacts_conflict = F.coalesce(emails_differ & phones_differ, F.lit(False))
-    return names_known & names_agree & dates_ok & ~contacts_conflict
+    side = _sides(records)
+    suspects = (
+        triples.join(_suffixed(side, "unique_id_l", "l"), "unique_id_l")
+        .join(_suffixed(side, "unique_id_r", "r"), "unique_id_r")
+        .where(cannot_link())
+        .select("rec")
+        .distinct()
+        .localCheckpoint()
+    )
+    if suspects.limit(1).count() == 0:
+        return pairs
+    from jobs.identity.components import connected_components
+
+    node = F.xxhash64
+    core = ends.join(suspects, "rec", "left_anti").join(
+        suspects.withColumnRenamed("rec", "other"), "other", "left_anti"
+    )
+    groups = connected_components(
+        spark,
+        ends.select(node("rec").alias("id")).distinct(),
+        core.select(node("rec").alias("src"), node("other").alias("dst")),
+    )
+    # A suspect partner is a group of its own.
+    partner_groups = (
+        ends.join(suspects, "rec")
+        .withColumn("id", node("other"))
+        .join(groups, "id")
+        .join(suspects.select(F.col("rec").alias("other"), F.lit(1).alias("_s")), "other", "left")
+        .select("rec", F.when(F.col("_s").isNull(), F.col("component")).alias("component"))
+        .groupBy("rec")
+        .agg(
+            F.count_distinct("component").alias("groups"),
+            F.count(F.when(F.col("component").isNull(), 1)).alias("suspect_partners"),
+        )
+    )
+    ambiguous = partner_groups.where(F.col("groups") + F.col("suspect_partners") > 1).select(
+        F.col("rec").alias("unique_id")
+    )
+    return pairs.join(
+        ambiguous.withColumnRenamed("unique_id", "unique_id_l"), "unique_id_l", "left_anti"
+    ).join(ambiguous.withColumnRenamed("unique_id", "unique_id_r"), "unique_id_r", "left_anti")
 
 
 def probabilistic_edges(pairs: DataFrame, records: DataFrame) -> DataFrame:
