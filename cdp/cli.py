@@ -98,13 +98,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# The generate option behind each generator_settings argument, for its error messages.
+_GENERATE_OPTIONS = {
+    "noise_profile": "--noise-profile",
+    "person_identifiers": "--person-identifiers",
+    "households": "--households",
+    "locale_weights": "--locales",
+    "noise_level": "--noise",
+}
+
+
 def _generator_settings(args: argparse.Namespace):
-    """Generator settings from --noise and --locales (a stress run, another market mix)."""
-    import dataclasses
+    """Generator settings from --noise, --locales (a stress run, another market mix) and the
+    profiles for identity-resolution evaluation (--noise-profile, --person-identifiers,
+    --households), built by ``cdp.synthetic.settings.generator_settings``."""
+    from cdp.synthetic.settings import LOCALES, SettingError, generator_settings
 
-    from cdp.synthetic.settings import LOCALES, GeneratorSettings
-
-    settings = GeneratorSettings(noise_level=args.noise)
+    weights = None
     if args.locales:
         weights = []
         for part in args.locales.split(","):
@@ -117,8 +127,16 @@ def _generator_settings(args: argparse.Namespace):
                 weights.append((name.strip(), float(weight or 1)))
             except ValueError:
                 raise CdpError(f"--locales: bad weight {weight!r} for {name.strip()}") from None
-        settings = dataclasses.replace(settings, locale_weights=tuple(weights))
-    return settings
+    try:
+        return generator_settings(
+            noise_profile=args.noise_profile,
+            person_identifiers=args.person_identifiers,
+            households=args.households,
+            locale_weights=weights,
+            noise_level=args.noise,
+        )
+    except SettingError as exc:
+        raise CdpError(f"{_GENERATE_OPTIONS.get(exc.option, exc.option)}: {exc.detail}") from None
 
 
 def _noise(text: str) -> float:
@@ -286,6 +304,11 @@ def _print_table(columns: list[str], rows: list[list]) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from jobs.identity.evaluate import evaluate_warehouse
 
+    if args.matrix:
+        return _evaluate_matrix(args)
+    given = [f"--{k}" for k in MATRIX_OPTIONS if getattr(args, k) is not None]
+    if given:
+        raise CdpError(f"{', '.join(given)}: only with --matrix")
     settings = _settings(args)
     truth_file = f"{settings.paths.landing.rstrip('/')}/_truth/records.csv"
     if "://" not in truth_file and not Path(truth_file).is_file():
@@ -299,6 +322,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(result.table())
     print(f"report: {out}")
     return 0
+
+
+# Options of `cdp evaluate identity --matrix` only, and their defaults.
+MATRIX_OPTIONS = {"persons": 1000, "days": 30, "seed": 7, "sets": None, "format": "table"}
+MATRIX_OUT = "data/eval-identity"
+BELOW_THE_BAR = 3  # exit status of a matrix that ran but has a data set below the bar
+
+
+def _evaluate_matrix(args: argparse.Namespace) -> int:
+    """The identity evaluation matrix (jobs/identity/matrix.py): every data set generated
+    and built under ``<out>/work/``, the report in ``<out>/identity_matrix.json``; exits
+    ``BELOW_THE_BAR`` when a data set is below the bar (1 and 2 stay errors)."""
+    from jobs.identity.matrix import data_sets, run_matrix
+
+    if args.landing or args.warehouse:
+        raise CdpError("--matrix generates its own data under --out; drop --landing/--warehouse")
+    opts = {k: default if getattr(args, k) is None else getattr(args, k)
+            for k, default in MATRIX_OPTIONS.items()}  # fmt: skip
+    try:
+        sets = data_sets(opts["sets"].split(",") if opts["sets"] else None)
+    except ValueError as exc:
+        raise CdpError(f"--sets: {exc}") from None
+    out = Path(args.out or MATRIX_OUT)
+    work = out / "work"
+    # The session's own folders; every data set then builds its own warehouse.
+    settings = _settings(args).with_paths(
+        landing=str(work / "_session" / "landing"), warehouse=str(work / "_session" / "warehouse")
+    )
+    spark = _spark(settings)
+    result = run_matrix(
+        spark, settings, work, opts["persons"], opts["days"], opts["seed"], [s.name for s in sets]
+    )
+    report = out / "identity_matrix.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(result.to_json(), encoding="utf-8")
+    if opts["format"] == "json":
+        print(result.to_json())
+    else:
+        print(result.table())
+        print(f"report: {report}")
+    return 0 if result.passed else BELOW_THE_BAR
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
@@ -348,6 +412,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--locales",
         help="market mix, e.g. fr_FR=0.5,es_ES=0.3,en_US=0.2 (default: Nordic-European mix)",
     )
+    # No argparse choices: a bad value gets the one-line error of generator_settings.
+    p.add_argument(
+        "--noise-profile",
+        default="default",
+        metavar="{default,heavy}",
+        help="heavy: GeCo-style corruption of crm/loyalty persons, 1-9 duplicates per person",
+    )
+    p.add_argument(
+        "--person-identifiers",
+        default="all",
+        metavar="{all,none}",
+        help="none: crm/loyalty rows without email, phone and loyalty_id (names, birth, address)",
+    )
+    p.add_argument(
+        "--households",
+        default="default",
+        metavar="{default,heavy}",
+        help="heavy: mostly families, many twins, namesake fathers and sons, look-alike siblings",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier generated set")
     p.add_argument(
         "--initial-load",
@@ -380,8 +463,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", parents=[common, land, wh], help="accuracy against ground truth")
     p.add_argument("what", choices=["identity"])
     p.add_argument(
-        "--out", help="report file (default <warehouse>/_reports/identity_evaluation.json)"
+        "--out",
+        help="report file (default <warehouse>/_reports/identity_evaluation.json); with"
+        f" --matrix a folder for the data sets and identity_matrix.json (default {MATRIX_OUT})",
     )
+    p.add_argument(
+        "--matrix",
+        action="store_true",
+        help="generate every data set of the identity matrix, build it, and score the project"
+        " beside a plain splink baseline against the bar (exit 3 below it)",
+    )
+    matrix_help = {
+        "persons": "persons per data set",
+        "days": "days of history per data set (all in one initial extract)",
+        "seed": "generator seed",
+    }
+    for name, text in matrix_help.items():
+        p.add_argument(
+            f"--{name}",
+            type=_positive if name != "seed" else int,
+            help=f"--matrix: {text} (default {MATRIX_OPTIONS[name]})",
+        )
+    p.add_argument(
+        "--sets",
+        help="--matrix: comma-separated data sets (default: all; jobs/identity/matrix.py)",
+    )
+    p.add_argument("--format", choices=["table", "json"], help="--matrix: output (default table)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(

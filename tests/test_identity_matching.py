@@ -109,8 +109,8 @@ def test_given_names_related_by_nickname_initial_or_variant_link(spark):
 
 
 def test_a_record_matching_two_people_links_to_neither(spark):
-    """A record without a given name that matches both twins would chain them: it keeps
-    none of its links; an unambiguous pair elsewhere is untouched."""
+    """A record without a given name that fits both twins alike would chain them: it joins
+    neither; an unambiguous pair elsewhere is untouched."""
     records = records_frame(
         spark,
         [
@@ -129,9 +129,49 @@ def test_a_record_matching_two_people_links_to_neither(spark):
         ],
         "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
     )
-    kept = matching.unambiguous_pairs(spark, matching.guarded_pairs(pairs, records), records)
+    kept = matching.constrained_links(spark, matching.guarded_pairs(pairs, records), records)
     assert {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()} == {
         ("crm:3", "loyalty:3")
+    }
+
+
+def test_copies_of_one_person_join_through_the_rest_of_their_records(spark):
+    """Two badly typed copies of one record contradict each other (the initial R and the
+    nickname Bobby), yet the person's other records join them; a record that fits one twin
+    far better than the other joins that twin."""
+    records = records_frame(
+        spark,
+        [
+            ("crm:1", "robert", "burgess", D(2009, 1, 1), "SR55PP"),
+            ("crm:2", "robert", "burgfess", D(2009, 1, 1), "SR55PP"),
+            ("crm:3", "r", "burgess", None, "SR55PP"),
+            ("crm:4", "bobby", "burgess", D(2009, 1, 1), "SR55PP"),
+            ("crm:5", "lina", "holm", D(2001, 6, 2), "41102"),
+            ("crm:6", "sara", "holm", D(2001, 6, 2), "41102"),
+            ("loyalty:5", None, "holm", D(2001, 6, 2), "41102"),
+        ],
+    )
+    pairs = spark.createDataFrame(
+        [
+            ("crm:1", "crm:2", 0.9999, 14.4),
+            ("crm:1", "crm:4", 0.9999, 14.0),
+            ("crm:2", "crm:4", 0.9999, 14.0),
+            ("crm:1", "crm:3", 0.96, 4.5),
+            ("crm:2", "crm:3", 0.96, 4.5),
+            ("crm:5", "loyalty:5", 0.9999, 14.0),
+            ("crm:6", "loyalty:5", 0.9, 3.2),
+        ],
+        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
+    )
+    kept = matching.constrained_links(spark, pairs, records)
+    found = {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()}
+    assert found == {
+        ("crm:1", "crm:2"),
+        ("crm:1", "crm:4"),
+        ("crm:2", "crm:4"),
+        ("crm:1", "crm:3"),
+        ("crm:2", "crm:3"),
+        ("crm:5", "loyalty:5"),
     }
 
 

@@ -142,6 +142,29 @@ class IdentityEvaluation:
 PERSON_RECORD_SOURCES = ("crm", "loyalty")
 
 
+def read_truth(spark: SparkSession, truth_file: str) -> DataFrame:
+    """(record_id, person_id) of every record in a ``_truth/records.csv``."""
+    return (
+        spark.read.option("header", True)
+        .csv(truth_file)
+        .select(F.concat_ws(":", "source", "record_key").alias("record_id"), "person_id")
+    )
+
+
+def latest_person_records(person_records: DataFrame) -> DataFrame:
+    """One row per CRM or loyalty record: its latest version in ``silver.person_records``
+    (the version the identity job matches on; ties broken by file and row, as it does)."""
+    latest = Window.partitionBy("record_id").orderBy(
+        F.col("record_ts").desc(), F.col("file_sha256").desc(), F.col("row_number").desc()
+    )
+    return (
+        person_records.where(F.col("source").isin(*PERSON_RECORD_SOURCES))
+        .withColumn("_pos", F.row_number().over(latest))
+        .where("_pos = 1")
+        .drop("_pos")
+    )
+
+
 def record_evidence(spark: SparkSession, truth: DataFrame, observations: DataFrame) -> DataFrame:
     """(record_id, evidence_group, borrowed) for every truth record (see module docstring).
 
@@ -300,11 +323,7 @@ def evaluate_warehouse(spark: SparkSession, warehouse: str, truth_file: str) -> 
     from jobs.identity.attribution import record_profiles
     from jobs.identity.graph import observations
 
-    truth = (
-        spark.read.option("header", True)
-        .csv(truth_file)
-        .select(F.concat_ws(":", "source", "record_key").alias("record_id"), "person_id")
-    )
+    truth = read_truth(spark, truth_file)
     obs = observations(
         *(
             catalog.read(spark, t, warehouse)

@@ -17,14 +17,16 @@ The link threshold comes from the trained model (``link_threshold``): the lowest
 probability at which the pairs kept are, by the model's own probabilities, at least
 ``identity.match_precision`` true, never below ``identity.match_probability``.
 
-What no weight can settle stays a contradiction (``cannot_link``): two given names that are
-unrelated (not a typo, nickname, initial or swap of each other: a twin or a sibling, or a
-name replaced, which no data can tell apart), two birth dates that are not one slip apart (a
-father and a son of one name), two records whose own email and own phone both differ. And
-links do not chain across a contradiction: a record whose partners contradict each other
-(one record without a given name matching both twins) links to none of them
-(``unambiguous_pairs``), nor does a record without a birth date whose name is shared at its
-postal code by people born on different days (``namesake_birth_dates``).
+What no weight can settle stays a contradiction (``cannot_link``): two given names that
+are unrelated (not a typo, nickname, initial or swap of each other: a twin or a sibling, or a
+name replaced, which no data can tell apart), two birth dates more than two slips apart (a
+father and a son of one name), two records whose own email and own phone both differ. A
+record without a birth date does not link to a name shared at its postal code by people
+born on different days (``namesake_birth_dates``). And links do not chain across a
+contradiction (``constrained_links``): a group of linked records with one inside is
+clustered again strongest link first, refusing joins between clusters that contradict each
+other and joins of a record that fits two such clusters alike (one record without a given
+name beside twins).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -77,6 +80,14 @@ MATCH_COLUMNS = (
 # may still be one person's (Anna/Anne, Johan/Jo), below it they are unrelated.
 CLOSE = 0.88
 RELATED = 0.75
+# A record that fits two people who cannot be one (a record without a given name beside
+# twins) links to the one it fits best only when that fit is this many bits (2^5 = 32 times
+# the likelihood ratio) stronger; else to neither.
+AMBIGUITY_MARGIN = 5.0
+# Two clusters at least this share of whose record pairs contradict each other
+# (cannot_link) are two people; below it, the contradictions are a few badly typed copies
+# of one person's record.
+CONFLICT_SHARE = 0.5
 
 
 @cache
@@ -436,10 +447,8 @@ def scored_pairs(
         .select("unique_id_l", "unique_id_r", "match_probability", "match_weight")
         .localCheckpoint()
     )
-    # The same-person checks come first: the threshold is judged on the pairs that may link,
-    # and a record is ambiguous when any two of its candidates (not only those above the
-    # threshold) cannot be one person.
-    candidates = unambiguous_pairs(spark, guarded_pairs(pairs, records), records).localCheckpoint()
+    # The same-person checks come first: the threshold is judged on the pairs that may link.
+    candidates = guarded_pairs(pairs, records).localCheckpoint()
     threshold = link_threshold(candidates, settings.match_precision, settings.match_probability)
     log.info(
         "person matching: model %s in %.1fs, pairs predicted in %.1fs, linked at p >= %.4f",
@@ -448,7 +457,9 @@ def scored_pairs(
         time.monotonic() - trained,
         threshold,
     )
-    kept = candidates.where(F.col("match_probability") >= threshold)
+    kept = constrained_links(
+        spark, candidates.where(F.col("match_probability") >= threshold), records
+    )
     saved = model if model is not None else linker.misc.save_model_to_json()
     return MatchResult(kept, saved, model is None, threshold)
 
@@ -550,65 +561,130 @@ def same_person_guard() -> Column:
     return ~cannot_link() & (both_dates | no_namesake_conflict)
 
 
-def unambiguous_pairs(spark: SparkSession, pairs: DataFrame, records: DataFrame) -> DataFrame:
-    """Links that do not chain two people through a third record.
+def _merge_without_contradiction(group: pd.DataFrame) -> pd.DataFrame:
+    """One component's links, strongest first, joined into clusters (union-find) unless the
+    join would put people who cannot be one together: refused when ``CONFLICT_SHARE`` or more
+    of the record pairs across the two clusters contradict each other (``cannot_link``), or
+    when one side fits another cluster that contradicts the first about as well (within
+    ``AMBIGUITY_MARGIN`` bits: a record without a given name beside twins joins neither)."""
+    edges = group[group["kind"] == "edge"].sort_values(
+        ["w", "a", "b"], ascending=[False, True, True], kind="mergesort"
+    )
+    conflicts = set()
+    for a, b in group.loc[group["kind"] == "conflict", ["a", "b"]].itertuples(index=False):
+        conflicts.update({(a, b), (b, a)})
+    parent: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
 
-    A record two of whose partners cannot be one person (``cannot_link``: a record without
-    a given name that matches both twins) is suspect. The other records are grouped by
-    their own links; a suspect record keeps its links only when all its partners fall in
-    one group (two copies of one person's record, each badly typed, may contradict each
-    other and still be one person through the rest of the group), else it keeps none.
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        members.setdefault(x, [x])
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def contradict(ra: str, rb: str) -> bool:
+        n = sum((x, y) in conflicts for x in members[ra] for y in members[rb])
+        return n > 0 and n >= CONFLICT_SHARE * len(members[ra]) * len(members[rb])
+
+    def torn(ra: str, rb: str, w: float) -> bool:
+        """Whether ``ra`` fits a cluster contradicting ``rb`` about as well as ``rb``."""
+        for a, b, weight in rows:
+            if weight < w - AMBIGUITY_MARGIN:
+                break
+            for x, y in ((a, b), (b, a)):
+                if find(x) == ra and find(y) not in (ra, rb) and contradict(find(y), rb):
+                    return True
+        return False
+
+    rows = list(edges[["a", "b", "w"]].itertuples(index=False, name=None))
+    kept = []
+    for a, b, w in rows:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            if contradict(ra, rb) or torn(ra, rb, w) or torn(rb, ra, w):
+                continue
+            parent[rb] = ra
+            members[ra] += members.pop(rb)
+        kept.append((a, b))
+    out = edges.set_index(["a", "b"]).loc[kept].reset_index() if kept else edges.iloc[0:0]
+    return pd.DataFrame(
+        {
+            "unique_id_l": out["a"],
+            "unique_id_r": out["b"],
+            "match_probability": out["p"],
+            "match_weight": out["w"],
+        }
+    )
+
+
+def constrained_links(spark: SparkSession, pairs: DataFrame, records: DataFrame) -> DataFrame:
+    """Links that do not chain people who cannot be one (``cannot_link``) into one cluster.
+
+    The links' connected components are checked for contradictions between any two of their
+    records; a component without one keeps every link, the others are clustered again
+    strongest link first, refusing joins that contradict (``_merge_without_contradiction``).
+    Two badly typed copies of one person's record may contradict each other and still join
+    through the rest of the person's records; twins do not join through a record that fits
+    both.
     """
-    ends = pairs.select(F.col("unique_id_l").alias("rec"), F.col("unique_id_r").alias("other"))
-    ends = ends.unionByName(
-        pairs.select(F.col("unique_id_r").alias("rec"), F.col("unique_id_l").alias("other"))
-    )
-    triples = (
-        ends.withColumnRenamed("other", "unique_id_l")
-        .join(ends.withColumnRenamed("other", "unique_id_r"), "rec")
-        .where(F.col("unique_id_l") < F.col("unique_id_r"))
-    )
-    side = _sides(records)
-    suspects = (
-        triples.join(_suffixed(side, "unique_id_l", "l"), "unique_id_l")
-        .join(_suffixed(side, "unique_id_r", "r"), "unique_id_r")
-        .where(cannot_link())
-        .select("rec")
-        .distinct()
-        .localCheckpoint()
-    )
-    if suspects.limit(1).count() == 0:
-        return pairs
     from jobs.identity.components import connected_components
 
     node = F.xxhash64
-    core = ends.join(suspects, "rec", "left_anti").join(
-        suspects.withColumnRenamed("rec", "other"), "other", "left_anti"
+    ids = (
+        pairs.select(F.col("unique_id_l").alias("u"))
+        .union(pairs.select("unique_id_r"))
+        .distinct()
+        .withColumn("id", node("u"))
     )
-    groups = connected_components(
+    comps = connected_components(
         spark,
-        ends.select(node("rec").alias("id")).distinct(),
-        core.select(node("rec").alias("src"), node("other").alias("dst")),
+        ids.select("id"),
+        pairs.select(node("unique_id_l").alias("src"), node("unique_id_r").alias("dst")),
     )
-    # A suspect partner is a group of its own.
-    partner_groups = (
-        ends.join(suspects, "rec")
-        .withColumn("id", node("other"))
-        .join(groups, "id")
-        .join(suspects.select(F.col("rec").alias("other"), F.lit(1).alias("_s")), "other", "left")
-        .select("rec", F.when(F.col("_s").isNull(), F.col("component")).alias("component"))
-        .groupBy("rec")
-        .agg(
-            F.count_distinct("component").alias("groups"),
-            F.count(F.when(F.col("component").isNull(), 1)).alias("suspect_partners"),
+    member = ids.join(comps, "id").select("u", "component").localCheckpoint()
+    side = _sides(records)
+    conflicts = (
+        member.select("component", F.col("u").alias("unique_id_l"))
+        .join(member.select("component", F.col("u").alias("unique_id_r")), "component")
+        .where(F.col("unique_id_l") < F.col("unique_id_r"))
+        .join(_suffixed(side, "unique_id_l", "l"), "unique_id_l")
+        .join(_suffixed(side, "unique_id_r", "r"), "unique_id_r")
+        .where(cannot_link())
+        .select(
+            "component",
+            F.lit("conflict").alias("kind"),
+            F.col("unique_id_l").alias("a"),
+            F.col("unique_id_r").alias("b"),
+            F.lit(None).cast("double").alias("w"),
+            F.lit(None).cast("double").alias("p"),
         )
+        .localCheckpoint()
     )
-    ambiguous = partner_groups.where(F.col("groups") + F.col("suspect_partners") > 1).select(
-        F.col("rec").alias("unique_id")
+    if conflicts.limit(1).count() == 0:
+        return pairs
+    torn = conflicts.select("component").distinct()
+    edges = pairs.join(member.withColumnRenamed("u", "unique_id_l"), "unique_id_l")
+    clean = edges.join(torn, "component", "left_anti").select(
+        "unique_id_l", "unique_id_r", "match_probability", "match_weight"
     )
-    return pairs.join(
-        ambiguous.withColumnRenamed("unique_id", "unique_id_l"), "unique_id_l", "left_anti"
-    ).join(ambiguous.withColumnRenamed("unique_id", "unique_id_r"), "unique_id_r", "left_anti")
+    mixed = (
+        edges.join(torn, "component")
+        .select(
+            "component",
+            F.lit("edge").alias("kind"),
+            F.col("unique_id_l").alias("a"),
+            F.col("unique_id_r").alias("b"),
+            F.col("match_weight").alias("w"),
+            F.col("match_probability").alias("p"),
+        )
+        .unionByName(conflicts)
+    )
+    schema = "unique_id_l string, unique_id_r string, match_probability double, match_weight double"
+    return clean.unionByName(
+        mixed.groupBy("component").applyInPandas(_merge_without_contradiction, schema)
+    )
 
 
 def probabilistic_edges(pairs: DataFrame, records: DataFrame) -> DataFrame:
