@@ -78,7 +78,7 @@ def baseline_input(person_records: DataFrame) -> DataFrame:
     compares, ``unique_id`` being the record id."""
     from pyspark.sql import functions as F
 
-    from jobs.identity.evaluate import latest_person_records
+    from jobs.identity.matching import latest_person_records
 
     return latest_person_records(person_records).select(
         F.col("record_id").alias("unique_id"), *BASELINE_COLUMNS[1:]

@@ -151,20 +151,6 @@ def read_truth(spark: SparkSession, truth_file: str) -> DataFrame:
     )
 
 
-def latest_person_records(person_records: DataFrame) -> DataFrame:
-    """One row per CRM or loyalty record: its latest version in ``silver.person_records``
-    (the version the identity job matches on; ties broken by file and row, as it does)."""
-    latest = Window.partitionBy("record_id").orderBy(
-        F.col("record_ts").desc(), F.col("file_sha256").desc(), F.col("row_number").desc()
-    )
-    return (
-        person_records.where(F.col("source").isin(*PERSON_RECORD_SOURCES))
-        .withColumn("_pos", F.row_number().over(latest))
-        .where("_pos = 1")
-        .drop("_pos")
-    )
-
-
 def record_evidence(spark: SparkSession, truth: DataFrame, observations: DataFrame) -> DataFrame:
     """(record_id, evidence_group, borrowed) for every truth record (see module docstring).
 

@@ -122,16 +122,23 @@ def with_name_groups(records: DataFrame) -> DataFrame:
     ).drop("_groups")
 
 
-def match_input(person_records: DataFrame) -> DataFrame:
-    """One row per source record (its latest version) with the columns the model compares."""
+def latest_person_records(person_records: DataFrame) -> DataFrame:
+    """One row per CRM or loyalty record: its latest version in ``silver.person_records``
+    (ties broken by file and row), the version the model matches on."""
     latest = Window.partitionBy("record_id").orderBy(
         F.col("record_ts").desc(), F.col("file_sha256").desc(), F.col("row_number").desc()
     )
-    rows = (
+    return (
         person_records.where(F.col("source").isin(*SOURCE_KEY_NAMESPACE))
         .withColumn("_pos", F.row_number().over(latest))
         .where("_pos = 1")
+        .drop("_pos")
     )
+
+
+def match_input(person_records: DataFrame) -> DataFrame:
+    """One row per source record (its latest version) with the columns the model compares."""
+    rows = latest_person_records(person_records)
     street = F.lower(F.regexp_replace("street", r"[^\p{L}\p{N} ]", ""))
     postal = F.upper(F.regexp_replace("postal_code", r"[\s-]", ""))
     # Soundex codes only the first word: a double-barrelled name blocks by its first part.
@@ -163,7 +170,7 @@ def match_input(person_records: DataFrame) -> DataFrame:
     return with_name_groups(selected)
 
 
-def related_given_names(a: str, b: str, group_a: str, group_b: str, sql: bool = True) -> str:
+def related_given_names(a: str, b: str, group_a: str, group_b: str) -> str:
     """Spark SQL: two known given names that may be one person's: equal, related by
     Jaro-Winkler (a typo or two, Anne/Anna, Yvan/Ivan), a nickname of one formal name
     (Bob/Robert), one an initial or the start of the other (J./John, Kata/Katarina), or one
