@@ -354,6 +354,9 @@ def model_settings() -> Any:
             block_on("first_name_key", "birth_year"),
             block_on("first_name_soundex", "house_number", "city_key"),
             block_on("last_name_soundex", "house_number", "city_key"),
+            # A surname typed past its Soundex code, a birth date missing.
+            block_on("first_name_soundex", "postal_code"),
+            block_on("first_name_soundex", "street_key"),
             # Given name and surname swapped in one of the two records.
             "l.first_name_soundex = r.last_name_soundex AND l.last_name_soundex = r.first_name_soundex",
         ],
@@ -517,17 +520,20 @@ def cannot_link() -> Column:
       address with the other; a name replaced by another looks the same and stays apart;
     - both give a birth date and the two are more than two slips apart
       (``birth_dates_apart``): a father and a son of one name;
-    - both give an own email and an own phone and both differ: twins whose given names are
-      one letter apart (Juhani, Juhana) share everything else.
+    - both give an own email and an own phone and both differ; or the given names are
+      spelled differently (Juhani, Juhana), an own contact differs and none agrees: twins
+      whose given names are one letter apart share everything else.
     """
     related = F.expr(related_given_names("fn_l", "fn_r", "fg_l", "fg_r"))
     swapped = F.expr(_names_swapped("fn_l", "ln_l", "fn_r", "ln_r"))
-    # One record written surname first, the other with a part missing (Nieminen Marianne,
-    # Marianne): a given name that is the other's surname is no second person.
+    # One record written surname first, the other with its surname missing (Nieminen
+    # Marianne, Marianne): a given name that is the other's surname is no second person.
+    # Only with the other part missing: Taylor Aron beside Marion Taylor is two people.
     crossed = F.expr(
-        f"jaro_winkler(fn_l, ln_r) >= {CLOSE} OR jaro_winkler(ln_l, fn_r) >= {CLOSE}"
-        " OR arrays_overlap(split(fn_l, ' '), split(ln_r, ' '))"
-        " OR arrays_overlap(split(ln_l, ' '), split(fn_r, ' '))"
+        f"((jaro_winkler(fn_l, ln_r) >= {CLOSE}"
+        " OR arrays_overlap(split(fn_l, ' '), split(ln_r, ' '))) AND ln_l IS NULL)"
+        f" OR ((jaro_winkler(ln_l, fn_r) >= {CLOSE}"
+        " OR arrays_overlap(split(ln_l, ' '), split(fn_r, ' '))) AND ln_r IS NULL)"
     )
     names_unrelated = (
         F.col("fn_l").isNotNull()
@@ -537,9 +543,26 @@ def cannot_link() -> Column:
         & ~F.coalesce(crossed, F.lit(False))
     )
     dates_conflict = birth_dates_apart(F.col("bd_l"), F.col("bd_r"))
-    emails_differ = F.levenshtein("em_l", "em_r") > 1
-    phones_differ = F.col("ph_l") != F.col("ph_r")
-    contacts_conflict = F.coalesce(emails_differ & phones_differ, F.lit(False))
+    # A slip in a contact is no other contact; a null compares as neither.
+    emails_differ = F.coalesce(F.levenshtein("em_l", "em_r") > 1, F.lit(False))
+    phones_differ = F.coalesce(F.levenshtein("ph_l", "ph_r") > 1, F.lit(False))
+    a_contact_agrees = F.coalesce(F.levenshtein("em_l", "em_r") <= 1, F.lit(False)) | (
+        F.coalesce(F.levenshtein("ph_l", "ph_r") <= 1, F.lit(False))
+    )
+    # Given names that are not one spelling (nor one nickname group, nor swapped with the
+    # surname) but close enough to be a slip: Anton and Antan. Beside the same surname,
+    # birth date and address that is a twin as often as a typo; an own contact that differs
+    # with none that agrees decides it for the twin. One person gives several emails and
+    # phones, so a differing contact alone is no contradiction.
+    other_spelling = F.coalesce(
+        (F.col("fn_l") != F.col("fn_r"))
+        & ~F.coalesce(F.arrays_overlap("fg_l", "fg_r"), F.lit(False))
+        & ~((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r"))),
+        F.lit(False),
+    )
+    contacts_conflict = (emails_differ & phones_differ) | (
+        other_spelling & (emails_differ | phones_differ) & ~a_contact_agrees
+    )
     return F.coalesce(names_unrelated | dates_conflict, F.lit(False)) | contacts_conflict
 
 
@@ -572,11 +595,17 @@ def _merge_without_contradiction(group: pd.DataFrame) -> pd.DataFrame:
     """One component's links, strongest first, joined into clusters (union-find) unless the
     join would put people who cannot be one together: refused when ``CONFLICT_SHARE`` or more
     of the record pairs across the two clusters contradict each other (``cannot_link``), or
-    when one side fits another cluster that contradicts the first about as well (within
-    ``AMBIGUITY_MARGIN`` bits: a record without a given name beside twins joins neither)."""
+    when a side that has not told whose it is (no given name but initials, or no birth date)
+    fits another cluster that contradicts the first about as well (within
+    ``AMBIGUITY_MARGIN`` bits: a record without a given name beside twins joins neither; an
+    Anna without a birth date beside her sister Anne neither). A side with both has told;
+    asking it to be unambiguous as well would split a person whose copies are badly typed.
+    """
     edges = group[group["kind"] == "edge"].sort_values(
         ["w", "a", "b"], ascending=[False, True, True], kind="mergesort"
     )
+    named = set(group.loc[group["kind"] == "named", "a"])
+    dated = set(group.loc[group["kind"] == "dated", "a"])
     conflicts = set()
     for a, b in group.loc[group["kind"] == "conflict", ["a", "b"]].itertuples(index=False):
         conflicts.update({(a, b), (b, a)})
@@ -596,7 +625,10 @@ def _merge_without_contradiction(group: pd.DataFrame) -> pd.DataFrame:
         return n > 0 and n >= CONFLICT_SHARE * len(members[ra]) * len(members[rb])
 
     def torn(ra: str, rb: str, w: float) -> bool:
-        """Whether ``ra`` fits a cluster contradicting ``rb`` about as well as ``rb``."""
+        """Whether ``ra``, without a given name or a birth date, fits a cluster contradicting
+        ``rb`` about as well as ``rb``."""
+        if any(x in named for x in members[ra]) and any(x in dated for x in members[ra]):
+            return False
         for a, b, weight in rows:
             if weight < w - AMBIGUITY_MARGIN:
                 break
@@ -672,6 +704,26 @@ def constrained_links(spark: SparkSession, pairs: DataFrame, records: DataFrame)
     if conflicts.limit(1).count() == 0:
         return pairs
     torn = conflicts.select("component").distinct()
+    # Which records tell whose they are: a given name (more than an initial), a birth date.
+    told = (
+        member.join(torn, "component")
+        .join(records.select(F.col("unique_id").alias("u"), "first_name_key", "birth_date"), "u")
+        .select(
+            "component",
+            F.explode(
+                F.array_compact(
+                    F.array(
+                        F.when(F.length("first_name_key") > 1, F.lit("named")),
+                        F.when(F.col("birth_date").isNotNull(), F.lit("dated")),
+                    )
+                )
+            ).alias("kind"),
+            F.col("u").alias("a"),
+            F.lit(None).cast("string").alias("b"),
+            F.lit(None).cast("double").alias("w"),
+            F.lit(None).cast("double").alias("p"),
+        )
+    )
     edges = pairs.join(member.withColumnRenamed("u", "unique_id_l"), "unique_id_l")
     clean = edges.join(torn, "component", "left_anti").select(
         "unique_id_l", "unique_id_r", "match_probability", "match_weight"
@@ -687,6 +739,7 @@ def constrained_links(spark: SparkSession, pairs: DataFrame, records: DataFrame)
             F.col("match_probability").alias("p"),
         )
         .unionByName(conflicts)
+        .unionByName(told)
     )
     schema = "unique_id_l string, unique_id_r string, match_probability double, match_weight double"
     return clean.unionByName(
