@@ -15,7 +15,7 @@ DEMO_INITIAL_LOAD ?= 118
 DEMO_SEED ?= 7
 DEMO_END ?= 2026-11-24
 
-.PHONY: setup venv jars run demo-data test lint format bench eval-identity clean
+.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format bench eval-identity clean
 
 setup: venv jars
 
@@ -55,10 +55,20 @@ run: demo-data
 # tests reading the shared `built` warehouse share one (tests/conftest.py). The slowest
 # tests are listed at the end.
 TEST_WORKERS ?= 2
-test: setup
+test: setup lint-imports
 	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
-lint:
+# The inner loop: unit tests on inline data, no generated data set or built warehouse (a test
+# needing one is marked slow by tests/conftest.py). Aim: under 3 minutes.
+test-fast: setup lint-imports
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" --durations=10
+
+# The import contract (.importlinter): layers import downward only, no cycles between
+# siblings, the runtime never imports the development tools. Part of `make test`, so CI.
+lint-imports: setup
+	$(VENV)/bin/lint-imports
+
+lint: lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
@@ -66,7 +76,7 @@ format:
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The identity evaluation matrix (jobs/identity/matrix.py, issue 15): every data set (default,
+# The identity evaluation matrix (cdp_dev/identity/matrix.py, issue 15): every data set (default,
 # heavy noise, names/birth date/address only, other locales, households) generated, built and
 # scored beside a plain splink baseline, against the bar; fails (exit 3) when a set is below.
 # Table on the terminal, JSON in $(EVAL_OUT)/identity_matrix.json.
@@ -78,7 +88,7 @@ eval-identity: setup
 	$(CDP) evaluate identity --matrix --persons $(EVAL_PERSONS) --days $(EVAL_DAYS) \
 	  --seed $(EVAL_SEED) --out $(EVAL_OUT)
 
-# Nightly-build benchmark (cdp/bench.py): history backfilled, then the DAG timed per task;
+# Nightly-build benchmark (cdp_dev/bench.py): history backfilled, then the DAG timed per task;
 # figures go on the issue. BENCH_PERSONS=100000 for the large run. Then the identity matrix
 # at BENCH_EVAL_PERSONS (BENCH_EVAL_IDENTITY=0 skips it); a set below the bar is reported,
 # not fatal to the bench.
@@ -89,7 +99,7 @@ BENCH_SEED ?= 5
 BENCH_EVAL_IDENTITY ?= 1
 BENCH_EVAL_PERSONS ?= 10000
 bench: setup
-	$(PY) -m cdp.bench --persons $(BENCH_PERSONS) --days $(BENCH_DAYS) --seed $(BENCH_SEED) --nights $(BENCH_NIGHTS)
+	$(PY) -m cdp_dev.bench --persons $(BENCH_PERSONS) --days $(BENCH_DAYS) --seed $(BENCH_SEED) --nights $(BENCH_NIGHTS)
 	@if [ "$(BENCH_EVAL_IDENTITY)" = "1" ]; then \
 	  rc=0; $(CDP) evaluate identity --matrix --persons $(BENCH_EVAL_PERSONS) --days $(EVAL_DAYS) \
 	    --seed $(EVAL_SEED) --out bench-results/identity-matrix-$(BENCH_EVAL_PERSONS)p || rc=$$?; \

@@ -49,14 +49,12 @@ def cdp_gdpr():
     )
     def handle_request() -> dict:
         """Resolve the person through the identity graph and carry out the request."""
-        from cdp.settings import load_settings
-        from cdp.spark import get_spark
+        from cdp.app.orchestration import settings_from_params
+        from cdp.core.spark import get_spark
         from jobs.gdpr import requests
 
         params = get_current_context()["params"]
-        settings = load_settings(params.get("config") or None).with_paths(
-            warehouse=params.get("warehouse") or None
-        )
+        settings = settings_from_params(params)
         namespace, identifier = requests.read_request_file(params["request_file"])
         spark = get_spark(settings)
         if params["kind"] == "access":

@@ -17,7 +17,7 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from cdp.settings import load_settings
+from cdp.core.settings import load_settings
 
 # Read when the scheduler parses the file: settings from the environment (CDP_PROPENSITY__
 # TRAINING_SCHEDULE) or defaults.
@@ -49,19 +49,15 @@ def cdp_models():
     @task
     def train() -> list[dict]:
         """Train, evaluate on the holdout window, register, promote when better."""
-        from cdp.spark import get_spark
+        from cdp.app.orchestration import batch_date_from_context, settings_from_params
+        from cdp.core.spark import get_spark
         from jobs.models import run as models_job
+        from jobs.models.training import MODELS
 
         context = get_current_context()
         params = context["params"]
-        settings = load_settings(params.get("config") or None).with_paths(
-            warehouse=params.get("warehouse") or None
-        )
-        batch_date = params.get("batch_date")
-        if not batch_date:
-            when = context.get("logical_date") or context["dag_run"].run_after
-            batch_date = (when - dt.timedelta(days=1)).date().isoformat()
-        from jobs.models.training import MODELS
+        settings = settings_from_params(params)
+        batch_date = batch_date_from_context(context)
 
         chosen = (params["model"],) if params.get("model") else MODELS
         results = models_job.train_models(get_spark(settings), settings, batch_date, chosen)

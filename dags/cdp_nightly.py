@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from cdp.catalog import TABLES
+from cdp.core.catalog import TABLES
 
 # The tables `publish` replaces with tonight's staged build: its outlets.
 GOLD_TABLES = tuple(name for name in TABLES if name.startswith("gold."))
@@ -42,20 +42,12 @@ def asset(table: str) -> Asset:
 
 def _run_context() -> tuple[Any, Any, str]:
     """(settings, spark, batch_date) for the running task, from the DAG run's params."""
-    from cdp.settings import load_settings
-    from cdp.spark import get_spark
+    from cdp.app.orchestration import batch_date_from_context, settings_from_params
+    from cdp.core.spark import get_spark
 
     context = get_current_context()
-    params = context["params"]
-    settings = load_settings(params.get("config") or None).with_paths(
-        landing=params.get("landing") or None, warehouse=params.get("warehouse") or None
-    )
-    batch_date = params.get("batch_date")
-    if not batch_date:
-        # A manual trigger without a logical date (Airflow 3) runs for the day before it ran.
-        when = context.get("logical_date") or context["dag_run"].run_after
-        batch_date = (when - dt.timedelta(days=1)).date().isoformat()
-    return settings, get_spark(settings), batch_date
+    settings = settings_from_params(context["params"])
+    return settings, get_spark(settings), batch_date_from_context(context)
 
 
 @dag(
@@ -165,7 +157,7 @@ def cdp_nightly():
     @task(outlets=[asset(t) for t in GOLD_TABLES])
     def publish(checked: dict) -> dict:
         """Replace each published table with tonight's staged build (one commit per table)."""
-        from cdp import catalog
+        from cdp.core import catalog
 
         settings, spark, _ = _run_context()
         done = catalog.publish(spark, list(catalog.TABLES), settings.paths.warehouse)
@@ -201,8 +193,8 @@ def cdp_nightly():
 
     @task
     def report(**steps: dict) -> dict:
-        """Summary of what the build holds and an HTML run report with charts (cdp/report.py)."""
-        from cdp.report import write_report
+        """Summary of what the build holds and an HTML run report with charts (cdp/app/report.py)."""
+        from cdp.app.report import write_report
 
         settings, spark, batch_date = _run_context()
         summary, path = write_report(spark, settings.paths.warehouse, batch_date, steps)

@@ -22,14 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cdp import catalog, storage
-from cdp.errors import CdpError
+from cdp.core import catalog, storage
+from cdp.core.errors import CdpError
 from expectations import suites as suite_defs
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

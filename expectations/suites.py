@@ -31,7 +31,7 @@ from schemas.xdm import CHANNELS, NAMESPACES, SCHEMAS
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 # The segment jobs/profiles/rfm.py gives a buyer no configured rule matches.
 OTHER_SEGMENT = "Other"

@@ -3,7 +3,7 @@
 Silver and gold columns take the description of their schema field (schemas/xdm.py,
 schemas/gold.py). The tables without a conformed schema are described here: bronze (the
 landed columns verbatim, plus lineage), the file log, the identity graph's edges and the
-guard rails' cuts. ``cdp/catalog.py`` attaches these to any column that has no comment yet
+guard rails' cuts. ``cdp/core/catalog.py`` attaches these to any column that has no comment yet
 when it writes a table, so a table is created with every column described.
 """
 

@@ -7,7 +7,6 @@ them in expectations/.
 
 from __future__ import annotations
 
-from cdp.settings import LAWFUL_BASES
 from schemas.fields import (
     ID_DIRECT,
     ID_INDIRECT,
@@ -15,9 +14,9 @@ from schemas.fields import (
     Field,
     Schema,
 )
-from schemas.xdm import CHANNELS, CONSENT_VALUES, NAMESPACES, PURPOSES, SOURCE_NAMES
+from schemas.xdm import CHANNELS, CONSENT_VALUES, LAWFUL_BASES, NAMESPACES, PURPOSES, SOURCE_NAMES
 
-# Named RFM segments, best first; the rule for each is in cdp/settings.py (ProfileSettings)
+# Named RFM segments, best first; the rule for each is in cdp/core/settings.py (ProfileSettings)
 # and in the README.
 NO_PURCHASE_SEGMENT = "No purchases"
 

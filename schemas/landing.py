@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The columns bronze adds to every landed row: where it came from and how it parsed. Silver
+# reads them as lineage and never as data.
+LINEAGE_COLUMNS = (
+    "_source_file",
+    "_file_sha256",
+    "_batch_date",
+    "_ingested_at",
+    "_row_number",
+    "_malformed_reason",
+    "_raw_record",
+)
+
 
 @dataclass(frozen=True)
 class LandingSpec:

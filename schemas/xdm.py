@@ -29,6 +29,15 @@ CONSENT_PURPOSES = ("email", "sms", "personalization", "ad_sharing")
 # Every processing purpose a profile holds consent for (gold.profiles). CONSENT_PURPOSES are
 # the ones a source captures today (silver); analytics stays unknown until one does.
 PURPOSES = (*CONSENT_PURPOSES, "analytics")
+# GDPR article 6: the lawful basis a purpose is processed on (governance.purposes).
+LAWFUL_BASES = (
+    "consent",
+    "contract",
+    "legitimate_interest",
+    "legal_obligation",
+    "public_interest",
+    "vital_interest",
+)
 # Accepted values of the source, channel columns (CONTRACTS.md section 1).
 SOURCE_NAMES = ("crm", "loyalty", "pos", "web")
 PERSON_SOURCES = ("crm", "loyalty")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cdp.settings import Settings, load_settings
+from cdp.core.settings import Settings, load_settings
 
 DEMO_END = dt.date(2026, 11, 24)
 DEMO_DAYS = 3
@@ -58,7 +58,7 @@ def cdp_env(
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """The session's SparkSession (Delta, registry catalog), stopped at the end."""
-    from cdp.spark import get_spark
+    from cdp.core.spark import get_spark
 
     base = tmp_path_factory.mktemp("spark")
     session = get_spark(make_settings(base / "landing", base / "warehouse"))
@@ -81,7 +81,7 @@ def _release_cached_data():
 @pytest.fixture(scope="session")
 def generated_landing(tmp_path_factory) -> Path:
     """A small synthetic landing zone: 150 persons over 3 days, with ground truth."""
-    from cdp.synthetic import generate
+    from cdp_dev.synthetic import generate
 
     out = tmp_path_factory.mktemp("generated") / "landing"
     generate(out, persons=150, days=DEMO_DAYS, seed=11, end_date=DEMO_END)
@@ -96,7 +96,7 @@ def batch_dates(days: int = DEMO_DAYS, end: dt.date = DEMO_END) -> list[str]:
 @pytest.fixture(scope="session")
 def built(spark, generated_landing, tmp_path_factory):
     """The generated landing built for all its dates: bronze, silver, identity and gold."""
-    from cdp import pipeline
+    from cdp.app import pipeline
 
     settings = make_settings(generated_landing, tmp_path_factory.mktemp("built") / "warehouse")
     results = [pipeline.run_batch(spark, settings, day) for day in batch_dates()]
@@ -113,7 +113,33 @@ def built(spark, generated_landing, tmp_path_factory):
 _BUILT_TESTS = "cdp/tests_reading_built"
 
 
+# Fixtures shared across tests that cost nothing worth waiting for: the Spark session itself.
+_CHEAP_SHARED_FIXTURES = frozenset({"spark", "_release_cached_data"})
+
+
+def _needs_shared_data(item) -> bool:
+    """Whether a test needs a data set shared by several tests (a module or session fixture of
+    this suite other than the Spark session): a generated landing zone, a built warehouse,
+    trained models. pytest's own fixtures (tmp_path_factory, ...) do not count."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for name in item.fixturenames:
+        defs = info.name2fixturedefs.get(name)
+        if not defs or name in _CHEAP_SHARED_FIXTURES:
+            continue
+        fixture = defs[-1]
+        if fixture.scope != "function" and fixture.baseid:  # baseid "": a plugin's fixture
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(config, items):
+    # `slow` = needs a shared data set, or is marked so by hand; `make test-fast` runs the
+    # rest: unit tests on inline data.
+    for item in items:
+        if _needs_shared_data(item):
+            item.add_marker(pytest.mark.slow)
     if hasattr(config, "workerinput") and hasattr(config, "cache"):
         built = sorted(i.nodeid for i in items if "built" in getattr(i, "fixturenames", ()))
         config.cache.set(_BUILT_TESTS, built)

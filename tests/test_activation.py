@@ -21,13 +21,13 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from cdp import catalog
-from cdp.errors import CdpError
-from cdp.settings import Destination
+from cdp.core import catalog
+from cdp.core.errors import CdpError
+from cdp.core.settings import Destination
 from jobs.activation import exports as ex
 from jobs.activation import forget, run
 from jobs.activation.hashing import email_sha256, identifier_sha256, phone_sha256
-from jobs.gdpr.identifiers import normalise
+from jobs.standardise.identifiers import normalise
 from schemas.gold import PROFILE, SEGMENT_MEMBERSHIP, SEGMENTS
 from tests.conftest import make_settings
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp.core import catalog
 from jobs.bronze import ingest
 from jobs.silver import run as silver
 from schemas.xdm import SCHEMAS

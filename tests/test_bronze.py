@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp.core import catalog
 from jobs.bronze import ingest
 from tests.conftest import make_settings
 
@@ -64,6 +64,7 @@ def test_rows_are_kept_verbatim_with_lineage(spark, zone):
     assert row["_malformed_reason"] is None
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_same_file_landed_twice_adds_nothing(spark, zone):
     landing, settings = zone
     first = land(
@@ -82,6 +83,7 @@ def test_same_file_landed_twice_adds_nothing(spark, zone):
     assert len(bronze_rows(spark, settings, "crm")) == 2
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_rerun_after_a_lost_file_log_replaces_instead_of_doubling(spark, zone):
     """A crash between the bronze write and the file log must not double rows on re-run."""
     landing, settings = zone
@@ -94,6 +96,7 @@ def test_rerun_after_a_lost_file_log_replaces_instead_of_doubling(spark, zone):
     assert len(bronze_rows(spark, settings, "pos")) == 2
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_extra_columns_are_kept_and_files_may_differ(spark, zone):
     landing, settings = zone
     land(landing, "crm", DAY1, "a.csv", CRM_HEADER + "c1,Ann,Lee,,,,\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cdp import catalog, storage
+from cdp.core import catalog, storage
 
 
 def test_every_published_table_and_column_has_a_comment(spark, built):
@@ -42,6 +42,9 @@ def test_every_published_table_and_column_has_a_comment(spark, built):
 )
 def test_a_warehouse_uri_is_local_only_without_a_remote_scheme(uri, local):
     assert storage.local_path(uri) == (Path(local) if local else None)
+    assert storage.is_local(uri) == (local is not None)
+    # Only a plain path is made absolute by the settings; every URI stays as written.
+    assert storage.is_uri(uri) == (uri != local)
 
 
 def test_text_files_go_where_a_file_uri_points(spark, tmp_path):

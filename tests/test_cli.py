@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-CDP = [sys.executable, "-m", "cdp.cli"]
+CDP = [sys.executable, "-m", "cdp.app.cli"]
 
 
 def cdp(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:

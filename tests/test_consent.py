@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdp import catalog
-from cdp.settings import LAWFUL_BASES, GovernanceSettings
+from cdp.core import catalog
+from cdp.core.settings import GovernanceSettings
 from jobs.governance.consent import consent_changes, consent_history, run_consent_history
 from jobs.governance.purposes import allowed_col, is_allowed
 from jobs.profiles.profiles import profile_consents
-from schemas.xdm import CONSENT_VALUES, PURPOSES
+from schemas.xdm import CONSENT_VALUES, LAWFUL_BASES, PURPOSES
 
 T = dt.datetime
 D = dt.date
@@ -90,6 +90,7 @@ def world(draw):
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 @given(worlds=st.lists(world(), min_size=1, max_size=8))
 def test_merged_consent_is_the_latest_capture_per_purpose(spark, worlds):
     events, owners, expected, captured = [], [], {}, {}

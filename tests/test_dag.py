@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp.core import catalog
 from tests.conftest import cdp_env
 
-CDP = [sys.executable, "-m", "cdp.cli"]
+CDP = [sys.executable, "-m", "cdp.app.cli"]
 END = dt.date(2026, 11, 24)
 DATES = [(END - dt.timedelta(days=1)).isoformat(), END.isoformat()]
 TASKS = {
@@ -51,7 +51,7 @@ def cdp(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def dag(tmp_path_factory):
-    from cdp import orchestration
+    from cdp.app import orchestration
 
     orchestration._configure_environment(tmp_path_factory.mktemp("airflow_home"))
     orchestration._ensure_database()  # parsing a DAG file reads the metadata database
@@ -61,7 +61,7 @@ def dag(tmp_path_factory):
 def test_every_dag_file_loads_without_import_errors(dag):
     from airflow.models import DagBag
 
-    from cdp.orchestration import DAGS_FOLDER
+    from cdp.app.orchestration import DAGS_FOLDER
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
@@ -101,10 +101,24 @@ def test_the_nightly_dag_runs_one_at_a_time_with_retries_in_build_order(dag):
     assert set(dag.params.keys()) == {"batch_date", "landing", "warehouse", "config"}
 
 
+def test_tasks_read_their_settings_and_batch_date_from_the_run_params(tmp_path):
+    """What `cdp run` and `airflow dags trigger` send, as every DAG task reads it back."""
+    from cdp.app.orchestration import batch_date_from_context, settings_from_params
+
+    settings = settings_from_params(
+        {"warehouse": str(tmp_path / "wh"), "landing": "", "config": None}
+    )
+    assert settings.paths.warehouse == str(tmp_path / "wh")
+    assert settings.paths.landing == settings_from_params({}).paths.landing
+    assert batch_date_from_context({"params": {"batch_date": "2026-11-24"}}) == "2026-11-24"
+    logical = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
+    assert batch_date_from_context({"params": {}, "logical_date": logical}) == "2026-11-24"
+
+
 @pytest.fixture(scope="module")
 def nightly(tmp_path_factory):
     """A tiny landing zone built by `cdp run --from --to` in a fresh process."""
-    from cdp.synthetic import generate
+    from cdp_dev.synthetic import generate
 
     base = tmp_path_factory.mktemp("nightly")
     landing, warehouse = base / "landing", base / "warehouse"

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from cdp import catalog, pipeline
-from cdp.cli import main
+from cdp.app import pipeline
+from cdp.app.cli import main
+from cdp.core import catalog
 from jobs.bronze import ingest
 from jobs.silver import run as silver
 from tests.conftest import DEMO_END, cdp_env, make_settings
@@ -61,7 +62,7 @@ def _landed_rows(landing: Path) -> list[tuple[str, str, dict]]:
 @pytest.fixture(scope="module")
 def gdpr_world(spark, tmp_path_factory):
     """A small generated landing built for two dates, and one person to request about."""
-    from cdp.synthetic import generate
+    from cdp_dev.synthetic import generate
 
     base = tmp_path_factory.mktemp("gdpr")
     landing = base / "landing"
@@ -211,7 +212,7 @@ def test_gdpr_dag_runs_a_request_without_the_identifier_reaching_airflow(gdpr_wo
     request.write_text(json.dumps({"loyalty_id": loyalty}), encoding="utf-8")
     out = tmp_path / "dag-export.json"
     code = (
-        "import sys; from cdp.settings import load_settings; from cdp import orchestration;"
+        "import sys; from cdp.core.settings import load_settings; from cdp import orchestration;"
         f"s = load_settings().with_paths(warehouse={wh!r});"
         f"r = orchestration.run_gdpr(s, 'access', {str(request)!r}, {str(out)!r});"
         "print(r.results['handle_request']['outcome'])"
@@ -243,10 +244,10 @@ def test_every_table_has_a_gdpr_rule_or_holds_no_personal_data():
 
 
 def test_a_request_names_the_person_in_any_spelling_or_fails_in_one_line(tmp_path, capsys):
-    from cdp.errors import CdpError
-    from cdp.settings import StandardiseSettings
-    from jobs.gdpr.identifiers import normalise
+    from cdp.core.errors import CdpError
+    from cdp.core.settings import StandardiseSettings
     from jobs.gdpr.requests import read_request_file
+    from jobs.standardise.identifiers import normalise
 
     std = StandardiseSettings()
     assert normalise("email", "  Jane.Doe+News@Example.COM ", std) == "jane.doe@example.com"
@@ -269,7 +270,7 @@ def test_a_request_names_the_person_in_any_spelling_or_fails_in_one_line(tmp_pat
 
 def test_landed_identifiers_are_normalised_exactly_as_silver_does(spark, built):
     """Suppression and erasure recognise bronze rows by the identifiers silver derives."""
-    from jobs.gdpr.identifiers import landed_identities
+    from jobs.standardise.identifiers import landed_identities
 
     settings, _ = built
     wh = settings.paths.warehouse

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from cdp.synthetic import DEFAULT_END_DATE, GeneratorSettings, generate
+from cdp_dev.synthetic import DEFAULT_END_DATE, GeneratorSettings, generate
 from schemas.landing import SOURCES
 
 PERSONS, DAYS, SEED = 400, 30, 11
@@ -179,7 +179,7 @@ def test_same_seed_gives_byte_identical_files(runs):
 def test_same_seed_is_identical_in_a_fresh_interpreter(runs, tmp_path):
     # Another process with another hash seed: catches iteration over sets or hash().
     code = (
-        "import sys, datetime; from cdp.synthetic import generate; "
+        "import sys, datetime; from cdp_dev.synthetic import generate; "
         "generate(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), "
         "datetime.date.fromisoformat(sys.argv[5]))"
     )

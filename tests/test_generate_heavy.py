@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from cdp.synthetic import GeneratorSettings, generate
-from cdp.synthetic.heavy_noise import HeavyNoise, _reorder, duplicate_count
-from cdp.synthetic.noise import name_variants
-from cdp.synthetic.settings import HeavyNoiseRates, SettingError, generator_settings
+from cdp_dev.synthetic import GeneratorSettings, generate
+from cdp_dev.synthetic.heavy_noise import HeavyNoise, _reorder, duplicate_count
+from cdp_dev.synthetic.noise import name_variants
+from cdp_dev.synthetic.settings import HeavyNoiseRates, SettingError, generator_settings
 from tests.test_generate import _digests
 
 PERSONS, DAYS, SEED = 150, 4, 21
@@ -276,7 +276,7 @@ def cli_run(runs) -> tuple[subprocess.CompletedProcess, Path]:
     out = runs["base"] / "cli"
     result = subprocess.run(
         [
-            sys.executable, "-m", "cdp.cli", "generate", "--out", str(out),
+            sys.executable, "-m", "cdp.app.cli", "generate", "--out", str(out),
             "--persons", "100", "--days", "8", "--seed", "5",
             "--noise-profile", "heavy", "--person-identifiers", "none", "--households", "heavy",
         ],
@@ -317,7 +317,7 @@ def test_person_identifiers_none_leaves_email_phone_and_loyalty_id_blank(cli_run
 )
 def test_cli_rejects_an_unknown_profile_in_one_line(flag, value, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "cdp.cli", "generate", "--out", str(tmp_path), flag, value],
+        [sys.executable, "-m", "cdp.app.cli", "generate", "--out", str(tmp_path), flag, value],
         capture_output=True,
         text=True,
         timeout=120,

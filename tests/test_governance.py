@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
-from cdp.settings import GovernanceSettings, ProfileSettings
+from cdp.core.settings import GovernanceSettings, ProfileSettings
 from jobs.governance.keys import (
     key_path,
     keyed_hash,
@@ -135,6 +135,7 @@ def test_third_party_exports_leave_out_no_export_fields():
 # --------------------------------------------------------------------------- keyed hash
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 @settings(max_examples=10, deadline=None)
 @given(key=st.binary(min_size=1, max_size=100), texts=st.lists(st.text(), min_size=1, max_size=20))
 def test_spark_keyed_hash_equals_python_hmac(spark, key, texts):
@@ -207,7 +208,7 @@ QUERY = (
 
 
 def test_analysts_sql_sees_masked_tables_unless_granted_full_access(spark, built):
-    from cdp import catalog
+    from cdp.core import catalog
 
     settings, _ = built
     wh = settings.paths.warehouse
@@ -328,6 +329,7 @@ def test_web_behaviour_feeds_only_profiles_whose_personalisation_is_allowed(spar
     assert b["channels"] == ["app", "store"] and b["rfm_segment"] is not None
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_purpose_rules_come_from_settings(spark):
     # No rules: pA's web behaviour and order feed the profile again.
     free = _profiles(spark, GovernanceSettings(source_purposes={}))["pA"]

@@ -10,7 +10,7 @@ they still fail on the over-merging a missing guard rail causes.
 
 from __future__ import annotations
 
-from jobs.identity.evaluate import evaluate_warehouse
+from cdp_dev.identity.evaluate import evaluate_warehouse
 
 
 def test_resolution_is_precise_and_finds_what_the_data_allows(spark, built, generated_landing):

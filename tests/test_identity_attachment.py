@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from cdp.settings import IdentitySettings
+import pytest
+
+from cdp.core.settings import IdentitySettings
 from jobs.identity.run import resolve
 
 T0 = dt.datetime(2026, 3, 1, 12, 0)
@@ -41,6 +43,7 @@ def profile_of(profiles, identifier):
     return found
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_a_family_computer_cookie_does_not_join_two_people(spark):
     rows = [
         ("crm:1", "crm_id", "1"),
@@ -63,6 +66,7 @@ def test_a_family_computer_cookie_does_not_join_two_people(spark):
     assert not any("anonymous_id:family-cookie" in p for p in profiles)
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_a_logged_in_user_typing_another_persons_email_joins_nobody(spark):
     rows = [
         ("crm:1", "crm_id", "1"),
@@ -84,6 +88,7 @@ def test_a_logged_in_user_typing_another_persons_email_joins_nobody(spark):
     assert cuts["event_joins_persons"] == {"email:cy@x.se"}
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_a_chain_of_behavioural_identifiers_between_two_people_is_split(spark):
     rows = [
         ("crm:1", "crm_id", "1"),
@@ -106,6 +111,7 @@ def test_a_chain_of_behavioural_identifiers_between_two_people_is_split(spark):
     assert cuts["profile_limit"], "the refused union is audited"
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_a_person_with_several_records_keeps_all_their_behaviour(spark):
     rows = [
         # One person twice in the CRM (a duplicate), the same email links the two rows.
@@ -136,6 +142,7 @@ def test_a_person_with_several_records_keeps_all_their_behaviour(spark):
     assert "links_several_persons" not in cuts
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_a_payment_card_seen_now_and_then_with_a_loyalty_card_does_not_link(spark):
     rows = [
         ("crm:1", "crm_id", "1"),

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from jobs.identity.evaluate import evaluate, record_evidence
+from cdp_dev.identity.evaluate import evaluate, record_evidence
 
 
 def brute_force(truth: dict[str, str], resolved: dict[str, str]):
@@ -21,6 +21,7 @@ def brute_force(truth: dict[str, str], resolved: dict[str, str]):
     return true_pairs, predicted, correct
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 @pytest.mark.parametrize("seed", [3, 4])
 def test_pair_counts_equal_brute_force_on_random_resolutions(spark, seed):
     rng = random.Random(seed)
@@ -88,6 +89,7 @@ def test_false_merges_and_missed_links_are_counted(spark):
     assert "overall" in result.table()
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_evidence_tells_linkable_pairs_and_borrowed_identifiers(spark):
     """Ann: CRM and loyalty rows sharing nothing, a receipt on her card, an anonymous web
     visit. Bo, her son, swipes her card once and pays with his own payment card."""

@@ -9,7 +9,7 @@ import networkx as nx
 import pytest
 from pyspark.sql import functions as F
 
-from cdp.settings import IdentitySettings
+from cdp.core.settings import IdentitySettings
 from jobs.identity.components import connected_components
 from jobs.identity.graph import (
     apply_blocklist,
@@ -39,6 +39,7 @@ def partition(pairs) -> set[frozenset]:
     return {frozenset(g) for g in groups.values()}
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 @pytest.mark.parametrize("seed", [1, 2])
 def test_connected_components_match_networkx_on_random_graphs(spark, seed):
     rng = random.Random(seed)

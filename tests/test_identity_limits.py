@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 
 import pandas as pd
+import pytest
 
 from jobs.identity.limits import greedy_split
 from tests.test_identity_attachment import SETTINGS, profile_of, run_resolve
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_over_a_namespace_limit_the_link_with_the_fewest_records_goes(spark):
     rows = [("crm:1", "crm_id", "1"), ("crm:1", "email", "ann@x.se")]
     # Ann's phone and tablet log in again and again; an old laptop logged in once.
@@ -37,6 +39,7 @@ def test_over_a_namespace_limit_the_link_with_the_fewest_records_goes(spark):
     assert cuts["profile_limit"] == {"device_id:laptop"}
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_over_the_total_size_the_lowest_priority_namespace_goes_first(spark):
     rows = [
         ("crm:1", "crm_id", "1"),

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp.core import catalog
 from jobs.identity import matching
 
 D = dt.date

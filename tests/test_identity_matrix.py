@@ -15,9 +15,9 @@ import random
 import pandas as pd
 import pytest
 
-from jobs.identity import baseline
-from jobs.identity.evaluate import PairCounts
-from jobs.identity.matrix import (
+from cdp_dev.identity import baseline
+from cdp_dev.identity.evaluate import PairCounts
+from cdp_dev.identity.matrix import (
     DATA_SETS,
     MIN_PRECISION,
     MIN_RECALL,

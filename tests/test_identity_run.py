@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from cdp import catalog, storage
-from cdp.spark import checkpoint_root, scratch_checkpoints
+from cdp.core import catalog, storage
+from cdp.core.spark import checkpoint_root, scratch_checkpoints
 from schemas.xdm import NAMESPACES
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
-from cdp.errors import CdpError
+from cdp.core.errors import CdpError
 from jobs.models import features as feats
 from jobs.models.metrics import BINS, evaluate, from_bins
 from jobs.models.training import decide, time_split
@@ -59,6 +59,7 @@ day_offsets = st.lists(st.integers(min_value=-400, max_value=400), min_size=0, m
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 @given(before=day_offsets, after=st.lists(st.integers(min_value=1, max_value=400), max_size=12))
 def test_features_never_read_past_the_cutoff(spark, before, after):
     """Adding any purchase or web event dated after the cutoff day changes no feature."""
@@ -175,9 +176,9 @@ NIGHTS = [(END - dt.timedelta(days=n)).isoformat() for n in (1, 0)]
 def history(spark, tmp_path_factory):
     """400 persons over 100 days: the first 99 delivered as one initial load, then a nightly
     extract; built night by night like the DAG (the first night trains the first models)."""
-    from cdp import pipeline
-    from cdp.settings import PropensitySettings
-    from cdp.synthetic import generate
+    from cdp.app import pipeline
+    from cdp.core.settings import PropensitySettings
+    from cdp_dev.synthetic import generate
     from tests.conftest import make_settings
 
     base = tmp_path_factory.mktemp("models")
@@ -195,7 +196,7 @@ def _client(settings):
 
 
 def test_first_night_trains_and_every_night_scores_with_the_champion(spark, history):
-    from cdp import catalog
+    from cdp.core import catalog
     from jobs.models import registry
 
     settings, results = history
@@ -347,7 +348,7 @@ def test_cdp_models_train_runs_the_training_dag(history):
     before = {v.version for v in client.search_model_versions(f"name='{name}'")}
     env = cdp_env()
     done = subprocess.run(
-        [sys.executable, "-m", "cdp.cli", "models", "train", "--date", END.isoformat(),
+        [sys.executable, "-m", "cdp.app.cli", "models", "train", "--date", END.isoformat(),
          "--model", "churn", "--warehouse", settings.paths.warehouse],
         capture_output=True, text=True, env=env, timeout=1800,
     )  # fmt: skip
@@ -359,7 +360,7 @@ def test_cdp_models_train_runs_the_training_dag(history):
 
     # Without a date it says what it needs, in one line.
     bad = subprocess.run(
-        [sys.executable, "-m", "cdp.cli", "models", "train", "--warehouse",
+        [sys.executable, "-m", "cdp.app.cli", "models", "train", "--warehouse",
          settings.paths.warehouse],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip

@@ -52,7 +52,7 @@ def test_readme_answers_five_questions():
 
 @pytest.mark.parametrize("index", range(QUESTIONS), ids=lambda i: f"q{i + 1}")
 def test_readme_sql_answers_on_the_built_warehouse(spark, built, index):
-    from cdp import catalog
+    from cdp.core import catalog
 
     settings, _ = built
     # Other tests write to other warehouses; names must point at this one.
@@ -83,7 +83,7 @@ def test_notebook_runs_in_its_own_kernel_against_the_built_warehouse(spark, buil
     import nbformat
     from nbclient import NotebookClient
 
-    from cdp import catalog
+    from cdp.core import catalog
 
     settings, _ = built
     warehouse = settings.paths.warehouse

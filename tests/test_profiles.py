@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from cdp import catalog
-from cdp.settings import ProfileSettings
+from cdp.core import catalog
+from cdp.core.settings import ProfileSettings
 from jobs.profiles.golden import golden_attributes, latest_consent, survive
 from jobs.profiles.profiles import build_profiles
 from jobs.profiles.purchases import purchases
@@ -196,6 +196,7 @@ def test_profiles_cover_every_identity_and_count_each_order_once(spark, built):
     assert described["recency_days"].startswith("Days from the last purchase")
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_a_merge_moves_history_to_the_survivor_and_counts_it_once(spark):
     """Night 1: Ann's CRM and loyalty records are two profiles with a receipt each. Night 2:
     they are linked and share one profile: her revenue is both receipts, once."""

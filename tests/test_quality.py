@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cdp import catalog
-from cdp.errors import CdpError
+from cdp.core import catalog
+from cdp.core.errors import CdpError
 from expectations import gate, suites
 from schemas.fields import Field, Schema
 from schemas.gold import (
@@ -149,6 +149,7 @@ def _identifier(namespace: str, value: str, profile_id: str, vertex_id: int) -> 
     }
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_a_broken_staged_gold_table_fails_the_gate_and_is_not_published(spark, tmp_path):
     settings = make_settings(tmp_path / "landing", tmp_path / "warehouse")
     wh, day = settings.paths.warehouse, "2026-11-24"
@@ -212,6 +213,7 @@ def test_a_broken_staged_gold_table_fails_the_gate_and_is_not_published(spark, t
     assert gate.run_gate(spark, off, day).skipped
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_no_profile_in_a_segment_without_consent_for_its_purpose(spark, tmp_path):
     """The gate refuses a staged membership that holds a profile whose consent does not
     allow the segment's purpose, whatever job wrote it."""

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdp import catalog
-from cdp.errors import CdpError
+from cdp.core import catalog
+from cdp.core.errors import CdpError
 from jobs.segments.audience import AUDIENCE_TYPES, audience
 from jobs.segments.definitions import SegmentDefinition, load_definitions
 from jobs.segments.lookalike import candidate_features, lookalike
@@ -138,6 +138,7 @@ def test_checking_junk_raises_nothing_but_cdp_error(text):
         assert set(checked.columns) <= set(AUDIENCE_TYPES)
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_a_refused_rule_never_reaches_spark(spark, tmp_path, monkeypatch):
     import pyspark.sql.functions as functions
 
@@ -406,6 +407,7 @@ def night(spark, previous, rows, built_at, purposes=None):
     return current, {r["profile_id"]: r for r in current.collect()}, counts
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_entered_and_exited_times_over_three_nights(spark):
     n1, n2, n3, n4 = T(2026, 11, 22, 3), T(2026, 11, 23, 3), T(2026, 11, 24, 3), T(2026, 11, 25, 3)
     # Night 1: a and b qualify, c does not.
@@ -507,6 +509,7 @@ def lookalike_profiles() -> list[tuple]:
     return rows
 
 
+@pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 def test_lookalike_ranks_the_resembling_profile_first_within_size_and_consent(spark):
     people = audience(profiles(spark, lookalike_profiles()), None, DAY)
     seed = people.where("rfm_segment = 'Champions'").select("profile_id")

@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
-from cdp.errors import CdpError
-from cdp.settings import Settings, load_settings
+from cdp.core.errors import CdpError
+from cdp.core.settings import Settings, load_settings
 
 
 def test_settings_serialise_to_json_and_load_back_equal(tmp_path):

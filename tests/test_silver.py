@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from cdp import catalog
-from cdp.settings import StandardiseSettings
+from cdp.core import catalog
+from cdp.core.settings import StandardiseSettings
 from jobs.silver.commerce_lines import standardise_pos, web_purchase_lines
 from jobs.silver.experience_events import standardise_web
 from jobs.silver.person_records import consent_events, standardise_crm

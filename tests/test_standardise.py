@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from jobs.silver import standardise as sd
+from jobs.standardise import values as sd
 
 # Email validation warms up IDNA tables on first use; a wall-clock deadline would be flaky.
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -32,7 +32,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from cdp.errors import CdpError
+from cdp.core.errors import CdpError
 from jobs.activation.hashing import HASHED_FIELDS, hashed_column
 from jobs.governance.usage import export_columns
 from schemas.audit import EXPORT_FORMATS
@@ -42,7 +42,7 @@ from schemas.xdm import PURPOSES
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from cdp.settings import Destination
+    from cdp.core.settings import Destination
 
 # Destination names become folder names and appear in the audit table's replaceWhere.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

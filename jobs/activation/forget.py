@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from cdp import storage
+from cdp.core import storage
 from jobs.activation import run
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 Customer-match uploads (Google Ads Customer Match, Meta custom audiences) take identifiers
 hashed with SHA-256 as lower-case hex, after normalising them so that the platform's own
 hash of its users' addresses meets ours. The normalisation is the pipeline's own
-(jobs/gdpr/identifiers.py ``normalise``): the canonical email key (trimmed, lower-case, no
+(jobs/standardise/identifiers.py ``normalise``): the canonical email key (trimmed, lower-case, no
 ``+tag``, Gmail without dots, placeholders such as test@test.com dropped) and the E.164
 phone. Reusing it means a hashed export agrees with identity resolution about who a person
 is, and a GDPR request naming an address can be matched to the hashes it produced.
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from jobs.gdpr.identifiers import normalise
-from jobs.silver import udfs
+from jobs.standardise import udfs
+from jobs.standardise.identifiers import normalise
 
 if TYPE_CHECKING:
-    from cdp.settings import StandardiseSettings
+    from cdp.core.settings import StandardiseSettings
 
 # Derived export fields -> the gold.profiles column each is computed from. They carry no
 # data-usage label of their own: a salt-free hash is still personal data under GDPR (the

@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp import catalog, storage
-from cdp.errors import CdpError
+from cdp.core import catalog, storage
+from cdp.core.errors import CdpError
 from jobs.activation import exports as ex
 from schemas.audit import ACTIVATION_EXPORTS
 
 if TYPE_CHECKING:
-    from cdp.settings import Destination, Settings
+    from cdp.core.settings import Destination, Settings
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,9 @@ def export_dir(exports: str, destination: str, batch_date: str) -> str:
 # --- files (Hadoop FileSystem: the same calls for local disk and object storage) ----------
 
 
-def _fs(spark: SparkSession, uri: str):
-    jvm = spark.sparkContext._jvm  # noqa: SLF001
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path  # noqa: SLF001
-
-
 def list_folders(spark: SparkSession, folder: str) -> list[str]:
     """Names of the folders directly in ``folder``; empty when it does not exist."""
-    fs, path = _fs(spark, folder)
+    fs, path = storage.hadoop_fs(spark, folder)
     if not fs.exists(path):
         return []
     return sorted(s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory())
@@ -83,33 +77,19 @@ def list_folders(spark: SparkSession, folder: str) -> list[str]:
 
 def exists(spark: SparkSession, uri: str) -> bool:
     """Whether a file or folder exists."""
-    fs, path = _fs(spark, uri)
+    fs, path = storage.hadoop_fs(spark, uri)
     return bool(fs.exists(path))
 
 
-def sha256_of(spark: SparkSession, uri: str) -> str:
-    """SHA-256 (lower-case hex) of a file, streamed through the JVM (no bytes cross to
-    Python, so an audience file of any size hashes at disk speed)."""
-    jvm = spark.sparkContext._jvm  # noqa: SLF001
-    fs, path = _fs(spark, uri)
-    digest = jvm.java.security.MessageDigest.getInstance("SHA-256")
-    stream = jvm.java.security.DigestInputStream(fs.open(path), digest)
-    try:
-        jvm.org.apache.commons.io.IOUtils.consume(stream)
-    finally:
-        stream.close()
-    return bytes(digest.digest()).hex()
-
-
 def _move(spark: SparkSession, src: str, dst: str) -> None:
-    fs, source = _fs(spark, src)
-    _, target = _fs(spark, dst)
+    fs, source = storage.hadoop_fs(spark, src)
+    _, target = storage.hadoop_fs(spark, dst)
     if not fs.rename(source, target):
         raise CdpError(f"could not move {src} to {dst}")
     # The local file system keeps a hidden .<name>.crc beside each file and moves it along;
     # a delivered folder should hold only the files the manifest lists.
     crc = f"{target.getParent().toString()}/.{target.getName()}.crc"
-    fs.delete(_fs(spark, crc)[1], False)
+    fs.delete(storage.hadoop_fs(spark, crc)[1], False)
 
 
 def _write_single(spark: SparkSession, rows: DataFrame, fmt: str, uri: str) -> None:
@@ -122,7 +102,7 @@ def _write_single(spark: SparkSession, rows: DataFrame, fmt: str, uri: str) -> N
         # Spark's default escapes with a backslash.
         writer = writer.option("header", "true").option("escape", '"')
     writer.save(tmp)
-    fs, folder = _fs(spark, tmp)
+    fs, folder = storage.hadoop_fs(spark, tmp)
     parts = [
         s.getPath().getName()
         for s in fs.listStatus(folder)
@@ -157,7 +137,10 @@ def write_folder(
     for kind in ex.FILE_KINDS:
         name = ex.file_name(kind, fmt)
         _write_single(spark, ex.file_rows(staged, name, fmt), fmt, f"{staging}/{name}")
-        files[name] = {"rows": counts.get(name, 0), "sha256": sha256_of(spark, f"{staging}/{name}")}
+        files[name] = {
+            "rows": counts.get(name, 0),
+            "sha256": storage.sha256_of(spark, f"{staging}/{name}"),
+        }
     data = files[ex.file_name(ex.DATA, fmt)]
     out = {
         **manifest,

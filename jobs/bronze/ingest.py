@@ -23,8 +23,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from cdp import catalog
-from cdp.errors import CdpError, MissingColumnError
+from cdp.core import catalog
+from cdp.core.errors import CdpError, MissingColumnError
 from jobs.bronze.landing_files import (
     LandedFile,
     bronze_column_names,
@@ -33,23 +33,14 @@ from jobs.bronze.landing_files import (
     sha256_of,
 )
 from jobs.bronze.suppression import Suppression
-from schemas.landing import SOURCES, LandingSpec
+from schemas.landing import LINEAGE_COLUMNS, SOURCES, LandingSpec
 
 if TYPE_CHECKING:
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CORRUPT = "_corrupt_record"
-LINEAGE_COLUMNS = (
-    "_source_file",
-    "_file_sha256",
-    "_batch_date",
-    "_ingested_at",
-    "_row_number",
-    "_malformed_reason",
-    "_raw_record",
-)
 # Spark decodes invalid UTF-8 bytes to U+FFFD; seeing it means the file was not UTF-8.
 REPLACEMENT_CHAR = "\ufffd"
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 from dataclasses import dataclass
 
 from pyarrow import fs as pafs
 
-from cdp.errors import CdpError
-
-_CHUNK = 8 << 20
+from cdp.core import storage
+from cdp.core.errors import CdpError
 
 
 @dataclass(frozen=True)
@@ -27,8 +25,10 @@ class LandedFile:
 
 
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
-    if "://" not in root:
-        return pafs.LocalFileSystem(), root
+    local = storage.local_path(root)
+    if local is not None:
+        # pyarrow's local file system takes plain paths only, not file: URIs.
+        return pafs.LocalFileSystem(), str(local)
     if root.startswith("s3a://"):
         # Spark's name for S3; pyarrow knows it as s3 (Spark reads get s3a back: _spark_uri).
         root = "s3://" + root.removeprefix("s3a://")
@@ -39,6 +39,8 @@ def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
 
 
 def _spark_uri(root: str, fs_path: str) -> str:
+    """The URI Spark reads a listed file by: pyarrow's path with the landing's own scheme put
+    back (a ``file:///`` landing stays a URI), or the plain path for a plain landing path."""
     if "://" not in root:
         return fs_path
     scheme = root.split("://", 1)[0]
@@ -67,15 +69,17 @@ def list_landed(landing: str, source: str, batch_date: str) -> list[LandedFile] 
     return sorted(files, key=lambda f: f.name)
 
 
+def _fs_path(uri: str) -> str:
+    """The pyarrow path of a landed file's Spark URI (``list_landed``): no scheme."""
+    return uri.split("://", 1)[1] if "://" in uri else uri
+
+
 def sha256_of(landing: str, uri: str) -> str:
-    """Content hash: the same file landed twice (any name, any date) is recognised by it."""
+    """Content hash: the same file landed twice (any name, any date) is recognised by it.
+    Read through pyarrow, like the listing, so landing needs no Spark session."""
     filesystem, _ = _filesystem(landing)
-    path = uri.split("://", 1)[1] if "://" in uri else uri
-    digest = hashlib.sha256()
-    with filesystem.open_input_stream(path) as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    with filesystem.open_input_stream(_fs_path(uri)) as stream:
+        return storage.sha256_of_stream(stream)
 
 
 def read_csv_header(landing: str, uri: str, max_bytes: int = 1 << 20) -> list[str]:
@@ -85,8 +89,7 @@ def read_csv_header(landing: str, uri: str, max_bytes: int = 1 << 20) -> list[st
     column survives as its own bronze column.
     """
     filesystem, _ = _filesystem(landing)
-    path = uri.split("://", 1)[1] if "://" in uri else uri
-    with filesystem.open_input_stream(path) as stream:
+    with filesystem.open_input_stream(_fs_path(uri)) as stream:
         head = stream.read(max_bytes).decode("utf-8", errors="replace").lstrip("\ufeff")
     first = next(csv.reader(io.StringIO(head)), [])
     return bronze_column_names(first)

@@ -2,7 +2,7 @@
 
 An erasure (jobs/gdpr/requests.py) puts keyed hashes of the person's identifiers on
 audit.suppression_list. Here each landed row's identifiers are normalised exactly as silver
-would (jobs/gdpr/identifiers.py), hashed with the same key, and a row carrying any suppressed
+would (jobs/standardise/identifiers.py), hashed with the same key, and a row carrying any suppressed
 one is counted (bronze.file_log ``suppressed_rows``) and not written, so tomorrow's extracts
 do not bring the person back. Rows in = rows landed + rows suppressed.
 """
@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp.core import catalog
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 ROW_KEY = ("_file_sha256", "_row_number")
 
@@ -49,8 +49,8 @@ class Suppression:
 
     def apply(self, landed: DataFrame, source: str) -> tuple[DataFrame, int]:
         """(rows to land, number of rows suppressed) of one landed file's rows."""
-        from jobs.gdpr.identifiers import landed_identities
         from jobs.governance.keys import keyed_hash_col
+        from jobs.standardise.identifiers import landed_identities
 
         ids = landed.select(
             *ROW_KEY,

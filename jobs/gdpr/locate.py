@@ -6,7 +6,7 @@ the transaction log does not record them). Every registered table has a rule or 
 free of personal data; a table added without either is refused (tests/test_gdpr.py).
 
 - bronze: the landed row carries one of the subject's identifiers once normalised as silver
-  would (jobs/gdpr/identifiers.py), or an unparsable row's raw text mentions one;
+  would (jobs/standardise/identifiers.py), or an unparsable row's raw text mentions one;
 - silver: the row's ``identities`` hold one of them; quarantine rows come from the subject's
   bronze rows (lineage) or their raw text mentions one;
 - identity graph: edges and cuts on one of their identifiers;
@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from cdp import catalog
-from jobs.gdpr.identifiers import LANDED_IDENTIFIERS, landed_identities
+from cdp.core import catalog
+from jobs.standardise.identifiers import LANDED_IDENTIFIERS, landed_identities
 from schemas.landing import SOURCES
 from schemas.xdm import QUARANTINE_REASONS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
     from jobs.gdpr.subject import Subject
 
 # Tables that hold nothing about a person (file names, counts, keyed hashes only).

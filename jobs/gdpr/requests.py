@@ -19,19 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from cdp import catalog, storage
-from cdp.errors import CdpError
+from cdp.core import catalog, storage
+from cdp.core.errors import CdpError
 from jobs.activation import forget as activation_forget
 from jobs.activation.run import exports_dir as activation_exports_dir
-from jobs.gdpr import identifiers, locate
+from jobs.gdpr import locate
 from jobs.gdpr.subject import Subject, resolve
 from jobs.governance.keys import keyed_hash, keyed_hash_col, subject_key
+from jobs.standardise import identifiers
 from schemas.audit import GDPR_REQUEST, SUPPRESSION
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +325,7 @@ def read_request_file(path: str) -> tuple[str, str]:
     """(namespace, identifier) from a request file such as ``{"email": "jane@example.com"}``."""
     from pathlib import Path
 
-    from jobs.gdpr.identifiers import REQUEST_NAMESPACES
+    from jobs.standardise.identifiers import REQUEST_NAMESPACES
 
     file = Path(path)
     if not path or not file.is_file():

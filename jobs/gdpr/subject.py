@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from cdp import catalog
-from cdp.errors import CdpError
+from cdp.core import catalog
+from cdp.core.errors import CdpError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp.core import catalog
 from schemas.gold import CONSENT_HISTORY
 from schemas.xdm import PURPOSES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from cdp import storage
+from cdp.core import storage
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 KEY_FOLDER = "_keys"
 KEY_FILE = "subject.key"

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql.types import ArrayType, DataType, MapType, StringType, StructType
 
-from cdp import catalog
-from cdp.errors import CdpError
+from cdp.core import catalog
+from cdp.core.errors import CdpError
 from jobs.governance.keys import keyed_hash_sql, subject_key
 from jobs.governance.usage import schema_of
 from schemas.labels import IDENTIFYING, OTHER_TABLES, column_labels
@@ -33,7 +33,7 @@ from schemas.landing import SOURCES
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

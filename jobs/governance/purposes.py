@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from cdp.settings import LAWFUL_BASES
-from schemas.xdm import CONSENT_VALUES, PURPOSES
+from schemas.xdm import CONSENT_VALUES, LAWFUL_BASES, PURPOSES
 
 if TYPE_CHECKING:
-    from cdp.settings import GovernanceSettings
+    from cdp.core.settings import GovernanceSettings
 
 CONSENT = "consent"
 

@@ -47,7 +47,7 @@ from pyspark.sql import functions as F
 from jobs.identity.graph import vertex_id
 
 if TYPE_CHECKING:
-    from cdp.settings import IdentitySettings
+    from cdp.core.settings import IdentitySettings
 
 log = logging.getLogger(__name__)
 

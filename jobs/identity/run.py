@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp import catalog, storage
-from cdp.errors import CdpError
-from cdp.spark import scratch_checkpoints
+from cdp.core import catalog, storage
+from cdp.core.errors import CdpError
+from cdp.core.spark import scratch_checkpoints
 from jobs.identity import attachment, matching
 from jobs.identity.attribution import record_profiles
 from jobs.identity.components import connected_components
@@ -40,7 +40,7 @@ from schemas.gold import IDENTITY_MAP, PROFILE_MERGES, RECORD_PROFILES
 from schemas.xdm import SCHEMAS
 
 if TYPE_CHECKING:
-    from cdp.settings import IdentitySettings, Settings
+    from cdp.core.settings import IdentitySettings, Settings
 
 log = logging.getLogger(__name__)
 

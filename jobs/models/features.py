@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from cdp.errors import CdpError
+from cdp.core.errors import CdpError
 from jobs.governance.usage import feature_columns
 
 # The columns each input may contribute; checked against the labels when features are built.

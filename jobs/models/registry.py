@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cdp.errors import CdpError
+from cdp.core import storage
+from cdp.core.errors import CdpError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from pyspark.ml import PipelineModel
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +28,24 @@ CHAMPION = "champion"
 MLFLOW_DIR = "_mlflow"
 
 
-def tracking_uri(settings: Settings) -> str:
-    """The tracking store: the setting, or SQLite beside the warehouse."""
-    if settings.propensity.tracking_uri:
-        return settings.propensity.tracking_uri
+def _local_mlflow_folder(settings: Settings) -> Path:
+    """``<warehouse>/_mlflow``, for the embedded store; an error for a warehouse that is not
+    on local disk (SQLite needs a local file)."""
     warehouse = settings.paths.warehouse
-    if "://" in warehouse:
+    local = storage.local_path(warehouse)
+    if local is None:
         raise CdpError(
             f"warehouse {warehouse} is not a local folder: set propensity.tracking_uri to an "
             "MLflow tracking server"
         )
-    folder = Path(warehouse.removeprefix("file:")) / MLFLOW_DIR
+    return local / MLFLOW_DIR
+
+
+def tracking_uri(settings: Settings) -> str:
+    """The tracking store: the setting, or SQLite beside the warehouse."""
+    if settings.propensity.tracking_uri:
+        return settings.propensity.tracking_uri
+    folder = _local_mlflow_folder(settings)
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'mlflow.db'}"
 
@@ -48,7 +56,7 @@ def artifact_location(settings: Settings) -> str | None:
     server decides its own."""
     uri = settings.propensity.tracking_uri
     if not uri:
-        return str(Path(settings.paths.warehouse.removeprefix("file:")) / MLFLOW_DIR / "artifacts")
+        return str(_local_mlflow_folder(settings) / "artifacts")
     if uri.startswith("sqlite:///"):
         return str(Path(uri.removeprefix("sqlite:///")).parent / "artifacts")
     return None

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp import catalog
-from cdp.errors import CdpError
+from cdp.core import catalog
+from cdp.core.errors import CdpError
 from jobs.governance import purposes
 from jobs.models import features as feats
 from jobs.models import registry
@@ -33,7 +33,7 @@ from schemas.gold import PROPENSITY_SCORES
 from schemas.xdm import SCHEMAS
 
 if TYPE_CHECKING:
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -31,13 +31,13 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from cdp.errors import CdpError
+from cdp.core.errors import CdpError
 from jobs.models import features as feats
 from jobs.models import registry
 from jobs.models.metrics import Metrics, evaluate
 
 if TYPE_CHECKING:
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from cdp.settings import GovernanceSettings
+from cdp.core.settings import GovernanceSettings
 from jobs.governance.purposes import (
     check,
     keep_permitted,

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp import catalog
-from cdp.errors import CdpError
+from cdp.core import catalog
+from cdp.core.errors import CdpError
 from jobs.governance.consent import run_consent_history
 from jobs.profiles.profiles import build_profiles
 from jobs.profiles.purchases import purchases
@@ -24,7 +24,7 @@ from jobs.profiles.rfm import rfm
 from schemas.xdm import SCHEMAS
 
 if TYPE_CHECKING:
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from cdp.errors import CdpError
+from cdp.core.errors import CdpError
 from jobs.segments.audience import AUDIENCE_TYPES
 from jobs.segments.rules import CheckedRule, check_rule
 from schemas.xdm import PURPOSES

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from cdp.errors import CdpError
+from cdp.core.errors import CdpError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

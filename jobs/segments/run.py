@@ -19,8 +19,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp import catalog
-from cdp.errors import CdpError
+from cdp.core import catalog
+from cdp.core.errors import CdpError
 from jobs.segments.audience import AUDIENCE_TYPES, audience
 from jobs.segments.definitions import SegmentDefinition, load_definitions
 from jobs.segments.lookalike import lookalike
@@ -34,7 +34,7 @@ from jobs.segments.rules import compile_rule
 from schemas.gold import SEGMENTS
 
 if TYPE_CHECKING:
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,12 @@
-"""Steps every silver job shares: picking bronze columns, lineage, quarantine, identities."""
+"""Steps every silver job shares: lineage, extra columns, quarantine."""
 
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.bronze.ingest import LINEAGE_COLUMNS
-from schemas.landing import LandingSpec
+from schemas.landing import LINEAGE_COLUMNS, LandingSpec
 from schemas.xdm import QUARANTINE
-
-
-def col_or_null(df: DataFrame, name: str) -> Column:
-    """A bronze column, or null when the file did not carry it (only key columns are required)."""
-    return F.col(f"`{name}`") if name in df.columns else F.lit(None).cast("string")
-
-
-def trimmed(df: DataFrame, name: str) -> Column:
-    """A bronze text value trimmed, blank turned into null."""
-    value = F.trim(col_or_null(df, name))
-    return F.when(value != "", value)
 
 
 def data_columns(df: DataFrame) -> list[str]:
@@ -45,12 +33,6 @@ def extra_columns(df: DataFrame, spec: LandingSpec) -> Column:
         F.array(*[F.lit(c) for c in extra]), F.array(*[F.col(f"`{c}`") for c in extra])
     )
     return F.map_filter(pairs, lambda _k, v: v.isNotNull())
-
-
-def identities(pairs: list[tuple[str, Column]]) -> Column:
-    """(namespace, value) structs for the non-null identifiers of a row."""
-    structs = [F.struct(F.lit(ns).alias("namespace"), value.alias("value")) for ns, value in pairs]
-    return F.filter(F.array(*structs), lambda s: s["value"].isNotNull())
 
 
 def split_quarantine(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.silver import udfs
-from jobs.silver.common import extra_columns, identities, lineage, split_quarantine, trimmed
+from jobs.silver.common import extra_columns, lineage, split_quarantine
+from jobs.standardise import udfs
+from jobs.standardise.columns import identities, trimmed
 from schemas.landing import WEB
 from schemas.xdm import EXPERIENCE_EVENT
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from cdp.settings import StandardiseSettings
-from jobs.silver import standardise as std
-from jobs.silver import udfs
-from jobs.silver.common import extra_columns, identities, lineage, split_quarantine, trimmed
+from cdp.core.settings import StandardiseSettings
+from jobs.silver.common import extra_columns, lineage, split_quarantine
+from jobs.standardise import udfs
+from jobs.standardise import values as std
+from jobs.standardise.columns import identities, trimmed
 from schemas.landing import CRM, LOYALTY, LandingSpec
 from schemas.xdm import CONSENT_EVENT, CONSENT_PURPOSES, PERSON_RECORD
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp import catalog
+from cdp.core import catalog
 from jobs.bronze.ingest import batch_dates
 from jobs.silver.commerce_lines import standardise_pos, web_purchase_lines
 from jobs.silver.experience_events import standardise_web
@@ -26,7 +26,7 @@ from jobs.silver.person_records import consent_events, standardise_crm, standard
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from cdp.settings import Settings, StandardiseSettings
+    from cdp.core.settings import Settings, StandardiseSettings
 
 log = logging.getLogger(__name__)
 

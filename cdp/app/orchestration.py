@@ -8,6 +8,9 @@ deployment. A failed task becomes a one-line error naming the task and its excep
 
 Airflow reads its configuration when first imported, so the environment is set before that
 import; one process can use one Airflow home.
+
+The other side of the run params: ``settings_from_params`` and ``batch_date_from_context`` are
+how every task of the DAGs in dags/ reads them back, embedded or on a deployment.
 """
 
 from __future__ import annotations
@@ -17,19 +20,19 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cdp.errors import CdpError
-
-if TYPE_CHECKING:
-    from cdp.settings import Settings
+from cdp.core import storage
+from cdp.core.errors import CdpError
+from cdp.core.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 DAG_ID = "cdp_nightly"
-DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
 @dataclass
@@ -48,10 +51,30 @@ def airflow_home(settings: Settings) -> Path:
     """Where the embedded run keeps Airflow's metadata database and logs."""
     if settings.airflow.home:
         return Path(settings.airflow.home)
-    warehouse = settings.paths.warehouse
-    if "://" in warehouse and not warehouse.startswith("file:"):
-        return Path(__file__).resolve().parents[1] / ".cache" / "airflow"
-    return Path(warehouse.removeprefix("file:")) / "_airflow"
+    local = storage.local_path(settings.paths.warehouse)
+    if local is None:
+        return Path(__file__).resolve().parents[2] / ".cache" / "airflow"
+    return local / "_airflow"
+
+
+def settings_from_params(params: Mapping[str, Any]) -> Settings:
+    """The settings a DAG run asked for in its params (what ``run_nightly``, ``run_training``
+    and ``run_gdpr`` send): ``config`` (a YAML file), then ``landing`` and ``warehouse``; an
+    unset or empty param leaves the setting as the defaults and environment give it."""
+    return load_settings(params.get("config") or None).with_paths(
+        landing=params.get("landing") or None, warehouse=params.get("warehouse") or None
+    )
+
+
+def batch_date_from_context(context: Mapping[str, Any]) -> str:
+    """The running task's batch date: the ``batch_date`` param, else the day before the run's
+    logical date (the business day the night's extracts cover)."""
+    batch_date = context["params"].get("batch_date")
+    if batch_date:
+        return batch_date
+    # A manual trigger without a logical date (Airflow 3) runs for the day before it ran.
+    when = context.get("logical_date") or context["dag_run"].run_after
+    return (when - dt.timedelta(days=1)).date().isoformat()
 
 
 def _configure_environment(home: Path) -> None:

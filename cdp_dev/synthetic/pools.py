@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from faker import Faker
 
-from cdp.synthetic.common import Streams
-from cdp.synthetic.settings import LOCALES
+from cdp_dev.synthetic.common import Streams
+from cdp_dev.synthetic.settings import LOCALES
 
 # Faker has no administrative units for Norway; these are the counties (fylker) since 2024.
 _NO_REGIONS = (

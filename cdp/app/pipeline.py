@@ -1,7 +1,7 @@
 """The nightly build's steps in order, for one batch date.
 
 The Airflow DAG (dags/cdp_nightly.py) calls the same step functions, one task each, and is
-what `cdp run` executes (cdp/orchestration.py); ``run_batch`` runs them in-process without
+what `cdp run` executes (cdp/app/orchestration.py); ``run_batch`` runs them in-process without
 Airflow, for the tests that need a built warehouse quickly.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from cdp import catalog
+from cdp.core import catalog
 from expectations import gate
 from jobs.activation import run as activation
 from jobs.bronze import ingest
@@ -23,7 +23,7 @@ from jobs.silver import run as silver
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Spark wrappers (Arrow pandas UDFs) around the pure normalisers in jobs.silver.standardise.
+"""Spark wrappers (Arrow pandas UDFs) around the pure normalisers in jobs.standardise.values.
 
 Each returns a struct of (value, issue) so a job can null a bad field and record why in one
 pass. Vectorised UDFs move data in Arrow batches; the normalisers themselves are per value
@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.functions import pandas_udf
 
-from jobs.silver import standardise as std
+from jobs.standardise import values as std
 
 
 def _struct(**fields: T.DataType) -> T.StructType:

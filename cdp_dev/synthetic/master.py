@@ -11,8 +11,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cdp.synthetic.common import Calendar
-from cdp.synthetic.population import Person
+from cdp_dev.synthetic.common import Calendar
+from cdp_dev.synthetic.population import Person
 
 
 @dataclass(eq=False)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from cdp import catalog, storage
+from cdp.core import catalog, storage
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

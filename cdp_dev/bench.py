@@ -1,6 +1,6 @@
 """`make bench`: time and measure the nightly build on generated data.
 
-    python -m cdp.bench --persons 100000 --days 90 --seed 7 [--nights 1] [--no-evaluate]
+    python -m cdp_dev.bench --persons 100000 --days 90 --seed 7 [--nights 1] [--no-evaluate]
                         [--initial-load]
 
 Generates the landing zone (or reuses one generated with the same arguments), lands and
@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-log = logging.getLogger("cdp.bench")
+log = logging.getLogger("cdp_dev.bench")
 
 
 def _jvm_peak_rss_mb() -> float | None:
@@ -47,8 +47,8 @@ def _jvm_peak_rss_mb() -> float | None:
 
 def _landing(args: argparse.Namespace, workdir: Path) -> tuple[Path, dict]:
     """The generated landing zone for these arguments, generated once and reused."""
-    from cdp.cli import _generator_settings
-    from cdp.synthetic import generate
+    from cdp.app.cli import _generator_settings
+    from cdp_dev.synthetic import generate
 
     landing = workdir / "landing"
     wanted = {"persons": args.persons, "days": args.days, "seed": args.seed}
@@ -153,9 +153,9 @@ def _stage(seconds: float, rows: int | None) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     """The whole benchmark; returns the figures written to the result file."""
-    from cdp import orchestration
-    from cdp.settings import load_settings
-    from cdp.spark import get_spark
+    from cdp.app import orchestration
+    from cdp.core.settings import load_settings
+    from cdp.core.spark import get_spark
     from jobs.bronze import ingest
     from jobs.silver import run as silver
 
@@ -303,14 +303,14 @@ def _model_quality(settings) -> list[dict]:
 
 def _evaluate(spark, settings, landing: Path):
     """Identity accuracy of the last night against the generator's truth."""
-    from jobs.identity.evaluate import evaluate_warehouse
+    from cdp_dev.identity.evaluate import evaluate_warehouse
 
     truth = str(landing / "_truth" / "records.csv")
     return evaluate_warehouse(spark, settings.paths.warehouse, truth)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cdp.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cdp_dev.bench", description=__doc__)
     parser.add_argument("--persons", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=5)
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="where landing and warehouse go (default .cache/bench/)")
     parser.add_argument("--out", default="bench-results", help="folder for the result file")
     args = parser.parse_args(argv)
-    from cdp.cli import setup_logging
+    from cdp.app.cli import setup_logging
 
     setup_logging()
     run(args)

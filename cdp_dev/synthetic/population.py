@@ -18,10 +18,10 @@ from datetime import date, timedelta
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from cdp.synthetic.common import Calendar, Streams, chance
-from cdp.synthetic.noise import slug
-from cdp.synthetic.pools import LocalePool, street_address
-from cdp.synthetic.settings import GLOBAL_EMAIL_DOMAINS, LOCALES, GeneratorSettings
+from cdp_dev.synthetic.common import Calendar, Streams, chance
+from cdp_dev.synthetic.noise import slug
+from cdp_dev.synthetic.pools import LocalePool, street_address
+from cdp_dev.synthetic.settings import GLOBAL_EMAIL_DOMAINS, LOCALES, GeneratorSettings
 
 # A day index earlier than any event; "valid since forever".
 BEFORE_TIME = -(10**6)

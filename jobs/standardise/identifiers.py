@@ -2,7 +2,7 @@
 
 A GDPR request names a person by one identifier in any spelling ("  Jane.Doe@X.com",
 "070-123 45 67"); bronze keeps rows verbatim. Both are normalised here exactly as silver
-normalises them (jobs/silver/standardise.py: canonical email key, E.164 phone, trimmed ids),
+normalises them (jobs/standardise/values.py: canonical email key, E.164 phone, trimmed ids),
 so a request finds the person in the graph and an erased person's identifiers are recognised
 in tomorrow's extracts before they land.
 """
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from cdp.errors import CdpError
-from jobs.silver import standardise as std
-from jobs.silver import udfs
-from jobs.silver.common import identities, trimmed
+from cdp.core.errors import CdpError
+from jobs.standardise import udfs
+from jobs.standardise import values as std
+from jobs.standardise.columns import identities, trimmed
 from schemas.xdm import NAMESPACES
 
 if TYPE_CHECKING:
-    from cdp.settings import StandardiseSettings
+    from cdp.core.settings import StandardiseSettings
 
 # Identifiers a request may name the person by (`cdp gdpr --email X`, a DAG request file).
 REQUEST_NAMESPACES = NAMESPACES

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdp.synthetic.common import Calendar, Streams, chance, poisson_days
-from cdp.synthetic.heavy_noise import HeavyNoise
-from cdp.synthetic.loyalty import LoyaltyProgram
-from cdp.synthetic.master import MasterRecord, MasterSystem, flip_consent
-from cdp.synthetic.noise import Noise
-from cdp.synthetic.population import Person, Population
-from cdp.synthetic.settings import GeneratorSettings
+from cdp_dev.synthetic.common import Calendar, Streams, chance, poisson_days
+from cdp_dev.synthetic.heavy_noise import HeavyNoise
+from cdp_dev.synthetic.loyalty import LoyaltyProgram
+from cdp_dev.synthetic.master import MasterRecord, MasterSystem, flip_consent
+from cdp_dev.synthetic.noise import Noise
+from cdp_dev.synthetic.population import Person, Population
+from cdp_dev.synthetic.settings import GeneratorSettings
 from schemas.landing import CRM
 
 # The landing contract (CONTRACTS.md section 1) is defined once, in schemas/landing.py.

@@ -305,7 +305,7 @@ def evaluate(
 def evaluate_warehouse(spark: SparkSession, warehouse: str, truth_file: str) -> IdentityEvaluation:
     """Score a built warehouse's identity resolution against a ``_truth/records.csv``
     (the I/O wrapper `cdp evaluate identity`, `make bench` and the accuracy test share)."""
-    from cdp import catalog
+    from cdp.core import catalog
     from jobs.identity.attribution import record_profiles
     from jobs.identity.graph import observations
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cdp.synthetic.common import Calendar, Streams, Weighted, lapse_days
-from cdp.synthetic.loyalty import LoyaltyProgram
-from cdp.synthetic.population import Person, Population
-from cdp.synthetic.settings import EUR_RATES, LOCALES, GeneratorSettings
+from cdp_dev.synthetic.common import Calendar, Streams, Weighted, lapse_days
+from cdp_dev.synthetic.loyalty import LoyaltyProgram
+from cdp_dev.synthetic.population import Person, Population
+from cdp_dev.synthetic.settings import EUR_RATES, LOCALES, GeneratorSettings
 from schemas.landing import POS
 
 # The landing contract (CONTRACTS.md section 1) is defined once, in schemas/landing.py.
@@ -211,7 +211,7 @@ class PointOfSale:
         p_day = weekday[dows] / weekday[dows].sum()
         person_idx = np.repeat(np.arange(n), counts)
         day_idx = rng.choice(days, size=person_idx.size, p=p_day)
-        # Lapsed customers stop after their lapse day (cdp/synthetic/common.py).
+        # Lapsed customers stop after their lapse day (cdp_dev/synthetic/common.py).
         kept = day_idx <= self._lapse[person_idx]
         person_idx, day_idx = person_idx[kept], day_idx[kept]
         order = np.lexsort((person_idx, day_idx))

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from cdp.synthetic.common import Streams
-from cdp.synthetic.population import BEFORE_TIME, Population
+from cdp_dev.synthetic.common import Streams
+from cdp_dev.synthetic.population import BEFORE_TIME, Population
 
 SOURCES = ("crm", "loyalty", "pos", "web")
 TRUTH_DIR = "_truth"

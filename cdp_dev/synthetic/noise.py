@@ -15,7 +15,7 @@ from functools import cache
 import phonenumbers
 from phonenumbers import PhoneNumberFormat
 
-from cdp.synthetic.settings import LOCALES, NoiseRates
+from cdp_dev.synthetic.settings import LOCALES, NoiseRates
 
 NICKNAMES: dict[str, tuple[str, ...]] = {
     # English

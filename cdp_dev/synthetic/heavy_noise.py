@@ -19,14 +19,14 @@ import random
 import re
 from collections.abc import Callable
 
-from cdp.synthetic.common import Weighted
-from cdp.synthetic.noise import (
+from cdp_dev.synthetic.common import Weighted
+from cdp_dev.synthetic.noise import (
     KEYBOARD_NEIGHBOURS,
     STREET_ABBREVIATIONS,
     fold_ascii,
     name_variants,
 )
-from cdp.synthetic.settings import HeavyNoiseRates
+from cdp_dev.synthetic.settings import HeavyNoiseRates
 
 # The person fields the per-field rates of HeavyNoiseRates apply to, in this order.
 PERSON_FIELDS = ("first_name", "last_name", "birth_date", "street", "postal_code", "city")

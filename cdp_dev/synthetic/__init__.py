@@ -32,21 +32,21 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from cdp.synthetic.common import Calendar, Streams
-from cdp.synthetic.crm import CRM_COLUMNS, CrmSystem
-from cdp.synthetic.loyalty import LOYALTY_COLUMNS, LoyaltyProgram
-from cdp.synthetic.noise import JUNK_EMAILS, JUNK_PHONES
-from cdp.synthetic.pools import build_pools
-from cdp.synthetic.population import PopulationBuilder
-from cdp.synthetic.pos import POS_COLUMNS, PointOfSale, build_catalogue
-from cdp.synthetic.settings import (
+from cdp_dev.synthetic.common import Calendar, Streams
+from cdp_dev.synthetic.crm import CRM_COLUMNS, CrmSystem
+from cdp_dev.synthetic.loyalty import LOYALTY_COLUMNS, LoyaltyProgram
+from cdp_dev.synthetic.noise import JUNK_EMAILS, JUNK_PHONES
+from cdp_dev.synthetic.pools import build_pools
+from cdp_dev.synthetic.population import PopulationBuilder
+from cdp_dev.synthetic.pos import POS_COLUMNS, PointOfSale, build_catalogue
+from cdp_dev.synthetic.settings import (
     DEFAULT_END_DATE,
     GeneratorSettings,
     NoiseRates,
     generator_settings,
 )
-from cdp.synthetic.web import WEB_FIELDS, WebTracker
-from cdp.synthetic.writers import (
+from cdp_dev.synthetic.web import WEB_FIELDS, WebTracker
+from cdp_dev.synthetic.writers import (
     SOURCES,
     TRUTH_DIR,
     LandingWriter,

@@ -20,14 +20,15 @@ from typing import Any
 
 import yaml
 
-from cdp.errors import CdpError
+from cdp.core import storage
+from cdp.core.errors import CdpError
 
 ENV_PREFIX = "CDP_"
 
 
 def _repo_root() -> Path:
     """The checkout this package runs from (editable install), else the working directory."""
-    here = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parents[2]
     return here if (here / "pyproject.toml").exists() else Path.cwd()
 
 
@@ -54,7 +55,7 @@ class SparkSettings:
     # Few cores locally: 200 default shuffle partitions would mean 200 tiny tasks per stage.
     shuffle_partitions: int = 8
     ui_enabled: bool = False
-    # "registry": tables are registered by name from cdp.catalog at session start (no metastore
+    # "registry": tables are registered by name from cdp.core.catalog at session start (no metastore
     # process, no lock, works on object storage). "hive": use an external Hive metastore instead.
     catalog: str = "registry"
     # Spark's WARN level floods the console (every splink checkpoint read warns once).
@@ -199,16 +200,6 @@ class ProfileSettings:
     rfm_segments: tuple[tuple[str, int, int, int, int], ...] = DEFAULT_RFM_SEGMENTS
 
 
-LAWFUL_BASES = (
-    "consent",
-    "contract",
-    "legitimate_interest",
-    "legal_obligation",
-    "public_interest",
-    "vital_interest",
-)
-
-
 @dataclass
 class GovernanceSettings:
     """Consent, purpose-bound processing, data-usage labels and GDPR requests."""
@@ -249,7 +240,7 @@ class QualitySettings:
 
 @dataclass
 class AirflowSettings:
-    """The embedded Airflow run behind `cdp run` (cdp/orchestration.py)."""
+    """The embedded Airflow run behind `cdp run` (cdp/app/orchestration.py)."""
 
     # Metadata database and logs of the embedded run; empty means <warehouse>/_airflow.
     home: str = ""
@@ -383,7 +374,7 @@ class Settings:
 def _absolute(location: str) -> str:
     """Local paths become absolute (Spark would resolve a relative table location against its
     own warehouse folder); URIs with a scheme (s3a://, abfss://, file:) stay as they are."""
-    if "://" in location or location.startswith("file:"):
+    if storage.is_uri(location):
         return location
     return str(Path(location).expanduser().resolve())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cdp.errors import CdpError
+from cdp.core.errors import CdpError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -308,7 +308,7 @@ def publish(spark: SparkSession, names: list[str] | tuple[str, ...], warehouse: 
     Each table is replaced atomically (one Delta commit); readers see last night's table or
     tonight's, never a half-written one. Returns the names published.
     """
-    from cdp import storage
+    from cdp.core import storage
 
     done = []
     for name in names:

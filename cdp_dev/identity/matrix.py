@@ -5,7 +5,7 @@ For each data set (``DATA_SETS``) the generator writes a landing zone whose whol
 one initial extract, the nightly build runs bronze -> silver -> identity for that one batch
 date, and two resolutions of the CRM and loyalty person records are scored against the
 generator's truth: the project's (each record's profile in the staged
-``gold.record_profiles``) and the plain splink baseline's (jobs/identity/baseline.py).
+``gold.record_profiles``) and the plain splink baseline's (cdp_dev/identity/baseline.py).
 
 **Pair metrics** (``pair_metrics``) are pairwise precision, recall and F1 over person records
 (Christen, "Data Matching", 2012, ch. 7), counted from group sizes. Beside the raw figures,
@@ -47,13 +47,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.identity.evaluate import PERSON_RECORD_SOURCES, PairCounts
+from cdp_dev.identity.evaluate import PERSON_RECORD_SOURCES, PairCounts
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class DataSet:
 
     name: str
     description: str
-    # Keyword arguments of ``cdp.synthetic.settings.generator_settings``.
+    # Keyword arguments of ``cdp_dev.synthetic.settings.generator_settings``.
     generator: tuple[tuple[str, Any], ...] = ()
     # Households: precision at least the baseline's replaces F1 at least the baseline's.
     precision_over_baseline: bool = False
@@ -130,11 +130,11 @@ def generator_settings_for(data_set: DataSet) -> tuple[Any, str | None]:
     yet (no ``generator_settings``: the default generator, locales applied, is used)."""
     options = data_set.generator_options()
     try:
-        from cdp.synthetic.settings import generator_settings
+        from cdp_dev.synthetic.settings import generator_settings
     except ImportError:
         import dataclasses
 
-        from cdp.synthetic.settings import GeneratorSettings
+        from cdp_dev.synthetic.settings import GeneratorSettings
 
         settings = GeneratorSettings()
         if "locale_weights" in options:
@@ -486,7 +486,7 @@ class MatrixResult:
         return all(s.passed for s in self.sets)
 
     def to_dict(self) -> dict:
-        from jobs.identity.baseline import BaselineSettings
+        from cdp_dev.identity.baseline import BaselineSettings
 
         return {
             "persons": self.persons,
@@ -587,7 +587,7 @@ def generate_set(
     """Generate ``data_set``'s landing zone with its whole history as one initial extract
     (reused when an earlier run made it with the same arguments). Returns the batch date
     holding everything, notes, and the seconds it took (0 when reused)."""
-    from cdp.synthetic import DEFAULT_END_DATE, generate
+    from cdp_dev.synthetic import DEFAULT_END_DATE, generate
 
     settings, note = generator_settings_for(data_set)
     notes = [note] if note else []
@@ -633,7 +633,7 @@ def project_clusters(spark: SparkSession, warehouse: str) -> dict[str, str]:
     (tonight's staged ``gold.record_profiles``, else the published one)."""
     from pyspark.sql import functions as F
 
-    from cdp import catalog
+    from cdp.core import catalog
 
     name = "gold.record_profiles"
     table = (
@@ -651,8 +651,8 @@ def evaluate_set(
     spark: SparkSession, settings: Settings, data_set: DataSet, truth_file: str | Path
 ) -> SetResult:
     """Score the built warehouse of ``settings`` and the baseline on its person records."""
-    from cdp import catalog
-    from jobs.identity import baseline, matching
+    from cdp.core import catalog
+    from cdp_dev.identity import baseline, matching
 
     started = time.monotonic()
     warehouse = settings.paths.warehouse

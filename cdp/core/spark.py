@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cdp import catalog, storage
-from cdp.errors import CdpError
+from cdp.core import catalog, storage
+from cdp.core.errors import CdpError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from cdp.settings import Settings
+    from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,6 @@ _told = {"graphframes": False}
 def has_graphframes_jar(jars_dir: str) -> bool:
     """Whether the GraphFrames JVM jar was fetched into the jar cache."""
     return any("graphframes" in Path(p).name for p in jar_paths(jars_dir))
-
-
-def _is_local_path(uri: str) -> bool:
-    return "://" not in uri or uri.startswith("file:")
 
 
 def _splink_jar() -> list[str]:
@@ -113,8 +109,9 @@ def get_spark(settings: Settings) -> SparkSession:
     from pyspark.sql import SparkSession
 
     warehouse = settings.paths.warehouse
-    if _is_local_path(warehouse):
-        Path(warehouse.removeprefix("file:")).mkdir(parents=True, exist_ok=True)
+    local = storage.local_path(warehouse)
+    if local is not None:
+        local.mkdir(parents=True, exist_ok=True)
     if settings.spark.master.startswith("local"):
         # PySpark takes the worker interpreter from this variable, not from spark.pyspark.python.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -145,9 +142,7 @@ def checkpoint_root(warehouse: str) -> str:
 
 def _qualified(spark: SparkSession, uri: str) -> str:
     """``uri`` as Hadoop writes it (``file:/...`` for a local path), to compare folders."""
-    jvm = spark.sparkContext._jvm  # noqa: SLF001
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    fs, path = storage.hadoop_fs(spark, uri)
     return fs.makeQualified(path).toString()
 
 

@@ -15,12 +15,19 @@ from json.encoder import encode_basestring
 
 import numpy as np
 
-from cdp.synthetic.common import Calendar, Streams, Weighted, lapse_days, poisson_days, uuid4_text
-from cdp.synthetic.crm import CrmSystem, Signup
-from cdp.synthetic.noise import JUNK_EMAILS, Noise
-from cdp.synthetic.population import Person, Population
-from cdp.synthetic.pos import Product
-from cdp.synthetic.settings import LOCALES, GeneratorSettings
+from cdp_dev.synthetic.common import (
+    Calendar,
+    Streams,
+    Weighted,
+    lapse_days,
+    poisson_days,
+    uuid4_text,
+)
+from cdp_dev.synthetic.crm import CrmSystem, Signup
+from cdp_dev.synthetic.noise import JUNK_EMAILS, Noise
+from cdp_dev.synthetic.population import Person, Population
+from cdp_dev.synthetic.pos import Product
+from cdp_dev.synthetic.settings import LOCALES, GeneratorSettings
 from schemas.landing import WEB
 
 # The landing contract (CONTRACTS.md section 1) is defined once, in schemas/landing.py.
@@ -162,7 +169,7 @@ class WebTracker:
         counts = rng.poisson(rate * days / 365.0)
         person_idx = np.repeat(np.arange(n), counts)
         day_idx = rng.integers(0, days, size=person_idx.size)
-        # Lapsed customers stop after their lapse day (cdp/synthetic/common.py).
+        # Lapsed customers stop after their lapse day (cdp_dev/synthetic/common.py).
         kept = day_idx <= self._lapse[person_idx]
         person_idx, day_idx = person_idx[kept], day_idx[kept]
         # People look before they buy: a share of store visits follows a browsing session a
