@@ -652,7 +652,8 @@ def evaluate_set(
 ) -> SetResult:
     """Score the built warehouse of ``settings`` and the baseline on its person records."""
     from cdp.core import catalog
-    from cdp_dev.identity import baseline, matching
+    from cdp_dev.identity import baseline
+    from jobs.identity import matching
 
     started = time.monotonic()
     warehouse = settings.paths.warehouse
