@@ -212,7 +212,7 @@ def test_gdpr_dag_runs_a_request_without_the_identifier_reaching_airflow(gdpr_wo
     request.write_text(json.dumps({"loyalty_id": loyalty}), encoding="utf-8")
     out = tmp_path / "dag-export.json"
     code = (
-        "import sys; from cdp.core.settings import load_settings; from cdp import orchestration;"
+        "import sys; from cdp.core.settings import load_settings; from cdp.app import orchestration;"
         f"s = load_settings().with_paths(warehouse={wh!r});"
         f"r = orchestration.run_gdpr(s, 'access', {str(request)!r}, {str(out)!r});"
         "print(r.results['handle_request']['outcome'])"
