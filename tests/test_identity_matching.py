@@ -175,6 +175,77 @@ def test_copies_of_one_person_join_through_the_rest_of_their_records(spark):
     }
 
 
+def test_a_swapped_name_and_a_one_letter_twin_are_told_by_what_else_they_say(spark):
+    """A given name that is the other record's surname is the same person only when that
+    record's surname is missing (Nieminen Marianne beside Marianne); beside a full name it is
+    someone else (Taylor Ben, Marion Taylor). Given names one letter apart are one person
+    unless an own contact differs and none agrees (twins Anton and Antan)."""
+    records = records_frame(
+        spark,
+        [
+            ("crm:1", "nieminen", None, D(1980, 3, 14), "00100"),
+            ("loyalty:1", "marianne", "nieminen", D(1980, 3, 14), "00100"),
+            ("crm:2", "taylor", "ben", D(1975, 2, 1), "IP47XG"),
+            ("loyalty:2", "marion", "taylor", D(1975, 2, 1), "IP47XG"),
+            # Twins: one letter apart, each with an own phone, nothing shared.
+            ("crm:3", "anton", "berg", D(2003, 3, 14), "41101", None, "+46701"),
+            ("crm:4", "antan", "berg", D(2003, 3, 14), "41101", None, "+46733"),
+            # One person: one letter apart, a new phone, but the same email.
+            ("crm:5", "helen", "dahl", D(1990, 1, 1), "41102", "helen@x.se", "+46702"),
+            ("crm:6", "helin", "dahl", D(1990, 1, 1), "41102", "helen@x.se", "+46744"),
+            # One person: one letter apart, no contact on one side.
+            ("crm:7", "matti", "salo", D(1960, 5, 5), "00200", None, "+358401"),
+            ("crm:8", "mattu", "salo", D(1960, 5, 5), "00200"),
+        ],
+    )
+    candidates = [
+        ("crm:1", "loyalty:1"),
+        ("crm:2", "loyalty:2"),
+        ("crm:3", "crm:4"),
+        ("crm:5", "crm:6"),
+        ("crm:7", "crm:8"),
+    ]
+    pairs = spark.createDataFrame(
+        [(a, b, 0.999, 12.0) for a, b in candidates],
+        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
+    )
+    kept = {
+        (r["unique_id_l"], r["unique_id_r"])
+        for r in matching.guarded_pairs(pairs, records).collect()
+    }
+    assert kept == {("crm:1", "loyalty:1"), ("crm:5", "crm:6"), ("crm:7", "crm:8")}
+
+
+def test_a_record_without_a_given_name_joins_the_twin_it_fits_by_more_than_the_margin(spark):
+    """Twins' copies fit a record without a given name equally; a birth date exact for one
+    twin and a slip for the other makes more than AMBIGUITY_MARGIN bits of difference."""
+    margin = matching.AMBIGUITY_MARGIN
+    records = records_frame(
+        spark,
+        [
+            ("crm:1", "lina", "holm", D(2001, 6, 2), "41102"),
+            ("crm:2", "sara", "holm", D(2001, 6, 2), "41102"),
+            ("loyalty:1", None, "holm", D(2001, 6, 2), "41102"),
+            ("crm:3", "ella", "berg", D(1999, 1, 8), "41103"),
+            ("crm:4", "maja", "berg", D(1999, 1, 8), "41103"),
+            ("loyalty:3", None, "berg", D(1999, 1, 8), "41103"),
+        ],
+    )
+    pairs = spark.createDataFrame(
+        [
+            ("crm:1", "loyalty:1", 0.998, 9.0),
+            ("crm:2", "loyalty:1", 0.998, 9.0 - margin * 0.5),  # within the margin: torn
+            ("crm:3", "loyalty:3", 0.998, 9.0),
+            ("crm:4", "loyalty:3", 0.99, 9.0 - margin * 1.5),  # beyond it: joins crm:3
+        ],
+        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
+    )
+    kept = matching.constrained_links(spark, matching.guarded_pairs(pairs, records), records)
+    assert {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()} == {
+        ("crm:3", "loyalty:3")
+    }
+
+
 def test_link_threshold_follows_the_models_own_precision(spark):
     """The threshold is the lowest probability at which the kept pairs' expected share of
     false pairs, the mean of (1 - p), stays within 1 - precision; never below the floor."""
