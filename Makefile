@@ -15,7 +15,7 @@ DEMO_INITIAL_LOAD ?= 118
 DEMO_SEED ?= 7
 DEMO_END ?= 2026-11-24
 
-.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format bench eval-identity clean
+.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench eval-identity clean
 
 setup: venv jars
 
@@ -43,7 +43,7 @@ run: demo-data
 	  --from $$($(PY) -c "import datetime as d; print(d.date.fromisoformat('$(DEMO_END)') - d.timedelta(days=$(DEMO_DAYS)-$(DEMO_INITIAL_LOAD)))") \
 	  --to $(DEMO_END)
 	@echo
-	@echo 'Query it from any process (README: Analysts'"'"' SQL):'
+	@echo 'Query it from any process (docs/analysts.md):'
 	@echo '  .venv/bin/cdp sql "select rfm_segment, count(*) as profiles, sum(monetary) as revenue from gold.rfm group by 1 order by 3 desc"'
 	@echo '  .venv/bin/cdp sql "describe table gold.profiles"'
 	@echo '  .venv/bin/cdp sql "select segment, members, entered, exited from gold.segments"'
@@ -84,6 +84,11 @@ EVAL_PERSONS ?= 2000
 EVAL_DAYS ?= 30
 EVAL_SEED ?= 7
 EVAL_OUT ?= data/eval-identity
+# The reference pages generated from the code (docs/settings.md, docs/tables.md);
+# tests/test_docs.py fails when a committed page is stale.
+docs: setup
+	.venv/bin/python -m cdp_dev.docs
+
 eval-identity: setup
 	$(CDP) evaluate identity --matrix --persons $(EVAL_PERSONS) --days $(EVAL_DAYS) \
 	  --seed $(EVAL_SEED) --out $(EVAL_OUT)

@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--noise", type=float, default=1.0)
     parser.add_argument("--locales", help="market mix, as for `cdp generate --locales`")
-    parser.add_argument("--config", help="YAML settings file (see README)")
+    parser.add_argument("--config", help="YAML settings file (see docs/settings.md)")
     parser.add_argument(
         "--nights", type=int, default=1, help="last dates run through the nightly DAG, timed"
     )

@@ -7,14 +7,15 @@ itself does not undo an erasure.
 
 from __future__ import annotations
 
-from schemas.fields import Field, Schema
+from schemas.fields import ID_DIRECT, Field, Schema
 
 GDPR_REQUEST_KINDS = ("access", "erase")
 GDPR_OUTCOMES = ("completed", "not_found")
 
 GDPR_REQUEST = Schema(
     name="audit.gdpr_requests",
-    description="One row per GDPR request (access or erasure) and what it did.",
+    description="GDPR access and erasure requests: kind, subject as a keyed hash (never the raw identifiers), when received and completed, outcome, rows affected per table.",
+    grain="one row per GDPR request",
     key=("request_id",),
     fields=(
         Field("request_id", "string", "Request id (UUID), also in the access export.", False),
@@ -55,8 +56,8 @@ GDPR_REQUEST = Schema(
 
 SUPPRESSION = Schema(
     name="audit.suppression_list",
-    description="Identifiers of erased subjects, as keyed hashes: landed rows carrying one "
-    "are not ingested again.",
+    description="Keyed hashes of erased subjects' identifiers; bronze does not land rows that carry one, so tomorrow's extracts do not bring the person back.",
+    grain="one row per (namespace, identifier hash) of an erased subject",
     key=("namespace", "identifier_hash"),
     fields=(
         Field("namespace", "string", "Identifier namespace (email, phone, crm_id, ...).", False),
@@ -75,7 +76,8 @@ EXPORT_FORMATS = ("csv", "parquet")
 
 ACTIVATION_EXPORTS = Schema(
     name="audit.activation_exports",
-    description="One row per (destination, batch date) export of a segment to a channel.",
+    description="Every activation export: destination, segment, purpose, fields, rows, changes since the previous export, withheld for consent, checksum and path.",
+    grain="one row per (destination, batch date)",
     key=("destination", "batch_date"),
     fields=(
         Field("destination", "string", "Destination name (activation.destinations).", False),
@@ -99,6 +101,33 @@ ACTIVATION_EXPORTS = Schema(
         Field("batch_date", "date", "The batch date exported.", False),
         Field("generated_at", "timestamp", "When the export was written (UTC).", False),
     ),
+)
+
+# The guard rails' cuts, written by the identity job; like the graph's edges, not a conformed
+# class (no entry in AUDIT_SCHEMAS) and no masked view.
+IDENTITY_CUTS = Schema(
+    name="audit.identity_cuts",
+    description="Identifiers and edges the guard rails refused to link on, with reason: "
+    "blocked_value, shared_identifier, household_identifier, weak_link, "
+    "links_several_persons, event_joins_persons, profile_limit.",
+    grain="one row per (identifier, reason, batch date) kept out of linking",
+    partition_by=("batch_date",),
+    fields=(
+        Field("namespace", "string", "Namespace of the identifier kept out of linking."),
+        Field("value", "string", "The identifier, normalised.", labels=ID_DIRECT),
+        Field(
+            "reason",
+            "string",
+            "blocked_value, shared_identifier, household_identifier, weak_link, "
+            "links_several_persons, event_joins_persons or profile_limit (docs/identity.md).",
+        ),
+        # A cut's detail names what the identifier was seen with ("seen with crm_id:X").
+        Field("detail", "string", "Readable detail of the cut.", labels=ID_DIRECT),
+        Field("records", "long", "Records that carried the identifier."),
+        Field("batch_date", "date", "The nightly run that made the cut."),
+        Field("cut_at", "timestamp", "When the cut was made (the run's time, UTC)."),
+    ),
+    raw=True,
 )
 
 AUDIT_SCHEMAS = {s.name: s for s in (GDPR_REQUEST, SUPPRESSION, ACTIVATION_EXPORTS)}

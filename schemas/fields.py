@@ -1,4 +1,5 @@
-"""Schema building blocks: a field with its type, meaning and data-usage labels."""
+"""Schema building blocks: a field with its type, meaning and data-usage labels, and a table
+schema that says everything about one table (schemas/tables.py lists them all)."""
 
 from __future__ import annotations
 
@@ -44,12 +45,20 @@ class Field:
 
 @dataclass(frozen=True)
 class Schema:
-    """A named table schema: ordered fields plus the key that makes a row unique."""
+    """One table, described once: its name, grain, description (the table comment),
+    partitioning, ordered fields (type, comment, labels, accepted values) and the key that
+    makes a row unique. The catalog, the column comments, the labels, the analysts' masked
+    views and the Great Expectations suites are all read from here."""
 
     name: str
     description: str
     fields: tuple[Field, ...]
     key: tuple[str, ...] = ()
+    grain: str = ""
+    partition_by: tuple[str, ...] = ()
+    # A raw table holds identifiers in every row (bronze as landed, the identity graph): it
+    # has no masked view, so analysts do not see it at all.
+    raw: bool = False
 
     @property
     def names(self) -> list[str]:

@@ -17,7 +17,7 @@ from schemas.fields import (
 from schemas.xdm import CHANNELS, CONSENT_VALUES, LAWFUL_BASES, NAMESPACES, PURPOSES, SOURCE_NAMES
 
 # Named RFM segments, best first; the rule for each is in cdp/core/settings.py (ProfileSettings)
-# and in the README.
+# and in docs/profiles.md.
 NO_PURCHASE_SEGMENT = "No purchases"
 
 
@@ -45,7 +45,8 @@ def _provenance(attribute: str) -> tuple[Field, ...]:
 
 IDENTITY_MAP = Schema(
     name="gold.identity_map",
-    description="Every known identifier (normalised) and the profile it belongs to.",
+    description="Every known identifier (normalised) and the profile it belongs to, with first and last seen. Namespaces: crm_id, loyalty_id, email, phone, anonymous_id, device_id, card_token.",
+    grain="one row per (namespace, identifier)",
     key=("namespace", "identifier"),
     fields=(
         Field(
@@ -73,7 +74,8 @@ IDENTITY_MAP = Schema(
 
 PROFILE_MERGES = Schema(
     name="gold.profile_merges",
-    description="Merge history: a retired profile id and the surviving id it resolves to.",
+    description="Merge history: a retired profile_id and the surviving profile_id it resolves to.",
+    grain="one row per retired profile id",
     key=("retired_profile_id",),
     fields=(
         Field("retired_profile_id", "string", "The profile id retired by a merge.", False),
@@ -85,7 +87,8 @@ PROFILE_MERGES = Schema(
 
 RECORD_PROFILES = Schema(
     name="gold.record_profiles",
-    description="Which profile every source record belongs to (its strongest identifier's).",
+    description="Which profile every source record (CRM, loyalty, receipt, web event) belongs to: the profile of its strongest identifier.",
+    grain="one row per source record that resolved",
     key=("record_id",),
     fields=(
         Field(
@@ -102,7 +105,8 @@ RECORD_PROFILES = Schema(
 
 PURCHASE = Schema(
     name="gold.purchases",
-    description="One row per purchase (POS receipt or web order) with the profile behind it.",
+    description="Purchases and returns with the profile behind them, amounts in the original and the reporting currency.",
+    grain="one row per purchase (POS receipt or web order)",
     key=("order_id",),
     fields=(
         Field(
@@ -143,7 +147,8 @@ PURCHASE = Schema(
 
 RFM = Schema(
     name="gold.rfm",
-    description="Recency, frequency and monetary value per profile that bought, as of the batch date.",
+    description="Recency, frequency, monetary value, their 1-5 scores and the named RFM segment, as of the batch date.",
+    grain="one row per profile that bought",
     key=("profile_id",),
     fields=(
         Field("profile_id", "string", "The profile.", False),
@@ -167,7 +172,7 @@ RFM = Schema(
         Field("r_score", "int", "1-5: 1 + floor(5 x share of buyers with an older last purchase)."),
         Field("f_score", "int", "1-5: 1 + floor(5 x share of buyers with fewer purchases)."),
         Field("m_score", "int", "1-5: 1 + floor(5 x share of buyers who spent less)."),
-        Field("rfm_segment", "string", "Named segment (README: RFM segments)."),
+        Field("rfm_segment", "string", "Named segment (docs/profiles.md)."),
     ),
 )
 
@@ -217,7 +222,8 @@ def _consent_fields() -> tuple[Field, ...]:
 
 PROFILE = Schema(
     name="gold.profiles",
-    description="One row per person (profile): golden attributes, consent, behaviour and RFM.",
+    description="Unified customer profiles: golden name, email, phone, address and birth date with their source, consent per purpose, behaviour, and RFM.",
+    grain="one row per person (profile)",
     key=("profile_id",),
     fields=(
         Field("profile_id", "string", "Stable profile id (gold.identity_map).", False),
@@ -294,8 +300,8 @@ PROFILE = Schema(
 
 CONSENT_HISTORY = Schema(
     name="audit.consent_history",
-    description="Append-only consent history: one row per change of a profile's effective "
-    "consent (or lawful basis) for a purpose, as seen by a nightly build.",
+    description="Append-only consent history: each change of a profile's consent value or lawful basis per purpose, with the previous value, the capture (time, source, record) that set it and the nightly build that saw it.",
+    grain="one row per (profile, purpose, batch date) whose effective consent changed",
     key=("profile_id", "purpose", "batch_date"),
     fields=(
         Field("profile_id", "string", "The profile whose consent changed.", False),
@@ -349,7 +355,8 @@ MODELS = ("purchase_propensity", "churn")
 
 PROPENSITY_SCORES = Schema(
     name="gold.propensity_scores",
-    description="One row per (profile, model): the champion model's score as of the batch date.",
+    description="Purchase propensity and churn scores of the champion models (MLflow), with the model version that produced them and the horizon they look ahead.",
+    grain="one row per (profile, model)",
     key=("profile_id", "model"),
     fields=(
         Field("profile_id", "string", "The profile scored.", False),
@@ -390,7 +397,8 @@ SEGMENT_KINDS = ("rule", "lookalike")
 
 SEGMENTS = Schema(
     name="gold.segments",
-    description="One row per segment definition (jobs/segments/definitions/*.yaml) as built.",
+    description="Segments as defined in YAML (rule or look-alike), their purpose and tonight's members, entries and exits.",
+    grain="one row per segment definition",
     key=("segment",),
     fields=(
         Field("segment", "string", "Segment name.", False),
@@ -421,8 +429,8 @@ SEGMENTS = Schema(
 
 SEGMENT_MEMBERSHIP = Schema(
     name="gold.segment_membership",
-    description="One row per (segment, profile): current members (exited_at null) and former "
-    "members that exited by the rule; only profiles allowed for the segment's purpose.",
+    description="Segment members with entered and exited times; only profiles whose consent allows the segment's purpose (exited_at null = current member).",
+    grain="one row per (segment, profile)",
     key=("segment", "profile_id"),
     fields=(
         Field("segment", "string", "Segment name (gold.segments).", False),

@@ -25,8 +25,9 @@ from cdp.core import catalog
 from cdp.core.errors import CdpError
 from cdp.core.settings import Destination
 from jobs.activation import exports as ex
-from jobs.activation import forget, run
+from jobs.activation import run
 from jobs.activation.hashing import email_sha256, identifier_sha256, phone_sha256
+from jobs.gdpr import exports as forget
 from jobs.standardise.identifiers import normalise
 from schemas.gold import PROFILE, SEGMENT_MEMBERSHIP, SEGMENTS
 from tests.conftest import make_settings

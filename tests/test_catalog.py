@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cdp.core import catalog, storage
+from schemas.tables import TABLES
 
 
 def test_every_published_table_and_column_has_a_comment(spark, built):
@@ -28,6 +29,52 @@ def test_every_published_table_and_column_has_a_comment(spark, built):
             if not f.metadata.get("comment")
         ]
         assert undocumented == [], f"{name}: columns without a comment: {undocumented}"
+
+
+def test_every_written_table_has_the_columns_and_types_its_schema_declares(spark, built):
+    """The one description of each table (schemas/tables.py) is what the build writes: every
+    declared column with its declared type; nothing undeclared beyond bronze's extra landed
+    columns."""
+    from pyspark.sql.types import _parse_datatype_string
+
+    settings, _ = built
+    wh = settings.paths.warehouse
+    checked = 0
+    for name, schema in TABLES.items():
+        if not catalog.exists(spark, name, wh):
+            continue
+        written = {f.name: f.dataType for f in catalog.read(spark, name, wh).schema.fields}
+        for f in schema.fields:
+            assert name.startswith("bronze.") or f.name in written, f"{name}: no {f.name}"
+            if f.name in written:
+                assert written[f.name] == _parse_datatype_string(f.dtype), f"{name}.{f.name}"
+        if not name.startswith("bronze.") or name == "bronze.file_log":
+            assert set(written) == set(schema.names), name
+        checked += 1
+    assert checked >= 20
+
+
+def test_the_catalog_is_read_from_the_table_schemas():
+    assert list(catalog.TABLES) == list(TABLES)
+    for name, schema in TABLES.items():
+        spec = catalog.spec(name)
+        assert (spec.grain, spec.comment, spec.partition_by) == (
+            schema.grain,
+            schema.description,
+            schema.partition_by,
+        )
+        assert spec.grain.startswith("one row per"), name
+        assert set(schema.partition_by) <= set(schema.names), name
+        assert set(schema.key) <= set(schema.names), name
+    raw = {name for name, schema in TABLES.items() if schema.raw}
+    assert raw == {
+        "bronze.crm",
+        "bronze.loyalty",
+        "bronze.pos",
+        "bronze.web",
+        "silver.identity_edges",
+        "audit.identity_cuts",
+    }
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,20 @@ def test_the_nightly_dag_runs_one_at_a_time_with_retries_in_build_order(dag):
     assert set(dag.params.keys()) == {"batch_date", "landing", "warehouse", "config"}
 
 
+def test_the_dag_is_the_step_list(dag):
+    """One task per step of cdp/app/steps.py, each after the one before it, with the step's
+    tables as outlets and its description as the task's doc; the report after all."""
+    from cdp.app.steps import REPORT, STEPS
+
+    for before, step in zip(STEPS, STEPS[1:], strict=False):
+        assert dag.get_task(step.name).upstream_task_ids == {before.name}
+    for step in (*STEPS, REPORT):
+        task = dag.get_task(step.name)
+        assert {a.name for a in task.outlets} == set(step.outlets), step.name
+        assert task.doc_md == step.doc, step.name
+    assert dag.get_task(REPORT.name).upstream_task_ids == {s.name for s in STEPS[1:]}
+
+
 def test_tasks_read_their_settings_and_batch_date_from_the_run_params(tmp_path):
     """What `cdp run` and `airflow dags trigger` send, as every DAG task reads it back."""
     from cdp.app.orchestration import batch_date_from_context, settings_from_params

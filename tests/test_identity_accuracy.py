@@ -4,7 +4,7 @@ The generated landing zone (tests/conftest.py) holds every hard case the generat
 households sharing a landline or a family email, twins, store cards swiped for walk-in
 customers, CRM and loyalty records of one person that share no identifier, typos,
 nicknames and junk values. This is a small sample (150 persons over 3 days), so the bars
-below sit under the ones measured at 10,000 and 100,000 persons (README, `make bench`);
+below sit under the ones measured at 10,000 and 100,000 persons (docs/identity.md, `make bench`);
 they still fail on the over-merging a missing guard rail causes.
 """
 

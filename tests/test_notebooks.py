@@ -1,6 +1,6 @@
 """Analysts' SQL and notebooks, run against a built warehouse so neither rots.
 
-The README's "## Analysts' SQL" questions run in the test session; the walkthrough notebook
+The analysts' questions (docs/analysts.md) run in the test session; the walkthrough notebook
 runs in its own Jupyter kernel (its own JVM), pointed at the same Delta tables on disk by the
 CDP_PATHS__WAREHOUSE environment variable, as an analyst would run it.
 """
@@ -16,19 +16,15 @@ import pytest
 from tests.conftest import cdp_env
 
 REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
+ANALYSTS = REPO / "docs" / "analysts.md"
 NOTEBOOK = REPO / "notebooks" / "profiles_walkthrough.ipynb"
-SECTION = "## Analysts' SQL"
 QUESTIONS = 5
 
 
 def readme_queries() -> list[str]:
-    """The ```sql blocks of the README's analysts' section, in order."""
-    text = README.read_text(encoding="utf-8")
-    if f"\n{SECTION}\n" not in text:
-        return []
-    section = text.split(f"\n{SECTION}\n", 1)[1].split("\n## ", 1)[0]
-    return [q.strip() for q in re.findall(r"^```sql\n(.*?)^```", section, re.S | re.M)]
+    """The ```sql blocks of docs/analysts.md, in order."""
+    text = ANALYSTS.read_text(encoding="utf-8")
+    return [q.strip() for q in re.findall(r"^```sql\n(.*?)^```", text, re.S | re.M)]
 
 
 def notebook_queries(nb) -> list[str]:
@@ -47,7 +43,7 @@ def _normalised(sql: str) -> str:
 
 def test_readme_answers_five_questions():
     queries = readme_queries()
-    assert len(queries) == QUESTIONS, f"expected {QUESTIONS} ```sql blocks under {SECTION}"
+    assert len(queries) == QUESTIONS, f"expected {QUESTIONS} ```sql blocks in {ANALYSTS.name}"
 
 
 @pytest.mark.parametrize("index", range(QUESTIONS), ids=lambda i: f"q{i + 1}")
@@ -58,7 +54,7 @@ def test_readme_sql_answers_on_the_built_warehouse(spark, built, index):
     # Other tests write to other warehouses; names must point at this one.
     catalog.register_all(spark, settings.paths.warehouse)
     queries = readme_queries()
-    assert index < len(queries), f"README's {SECTION} has only {len(queries)} ```sql blocks"
+    assert index < len(queries), f"{ANALYSTS.name} has only {len(queries)} ```sql blocks"
     df = spark.sql(queries[index])
     rows = df.collect()
     assert df.columns

@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cdp", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show stack traces")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="YAML settings file (see README)")
+    common.add_argument("--config", help="YAML settings file (see docs/settings.md)")
     wh = argparse.ArgumentParser(add_help=False)
     wh.add_argument("--warehouse", help="warehouse folder or URI (default: paths.warehouse)")
     land = argparse.ArgumentParser(add_help=False)

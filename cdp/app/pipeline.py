@@ -1,8 +1,8 @@
-"""The nightly build's steps in order, for one batch date.
+"""The nightly build for one batch date, in process, and its summaries.
 
-The Airflow DAG (dags/cdp_nightly.py) calls the same step functions, one task each, and is
-what `cdp run` executes (cdp/app/orchestration.py); ``run_batch`` runs them in-process without
-Airflow, for the tests that need a built warehouse quickly.
+The Airflow DAG (dags/cdp_nightly.py) runs the step list (cdp/app/steps.py), one task each,
+and is what `cdp run` executes (cdp/app/orchestration.py); ``run_batch`` runs the same list
+in-process without Airflow, for the tests that need a built warehouse quickly.
 """
 
 from __future__ import annotations
@@ -10,20 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from cdp.core import catalog
-from expectations import gate
-from jobs.activation import run as activation
-from jobs.bronze import ingest
-from jobs.identity import run as identity
-from jobs.models import run as models
-from jobs.profiles import run as profiles
-from jobs.segments import run as segments
-from jobs.silver import run as silver
+from cdp.app.steps import run_steps
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from cdp.core.settings import Settings
+    from expectations import gate
+    from jobs.bronze import ingest
+    from jobs.identity import run as identity
+    from jobs.silver import run as silver
 
 
 @dataclass
@@ -45,33 +41,24 @@ class BatchResult:
 
 
 def run_batch(spark: SparkSession, settings: Settings, batch_date: str) -> BatchResult:
-    """Land, standardise, resolve identities, build purchases, RFM and profiles, score and
-    segment them, then the quality gate and publish (a failed gate raises CdpError, and gold
-    stays last night's), then the activation exports."""
-    bronze_report = ingest.run(spark, settings, batch_date)
-    silver_report = silver.run(spark, settings, batch_date)
-    identity_report = identity.run(spark, settings, batch_date)
-    orders = profiles.run_purchases(spark, settings, batch_date)
-    buyers = profiles.run_rfm(spark, settings, batch_date)
-    people = profiles.run_profiles(spark, settings, batch_date)
-    scores = models.run_scoring(spark, settings, batch_date)
-    segmented = segments.run_segments(spark, settings, batch_date)
-    checked = gate.run_gate(spark, settings, batch_date)
-    published = catalog.publish(spark, list(catalog.TABLES), settings.paths.warehouse)
-    exported = activation.run_exports(spark, settings, batch_date)
+    """Every step of the build in order (``steps.STEPS``): land, standardise, resolve
+    identities, build purchases, RFM and profiles, score and segment them, then the quality
+    gate and publish (a failed gate raises CdpError, and gold stays last night's), then the
+    activation exports."""
+    r = run_steps(spark, settings, batch_date)
     return BatchResult(
         batch_date,
-        bronze_report,
-        silver_report,
-        identity_report,
-        orders,
-        buyers,
-        people,
-        checked,
-        published,
-        scores,
-        segmented,
-        exported,
+        bronze=r["bronze"],
+        silver=r["silver"],
+        identity=r["identity"],
+        purchases=r["purchases"],
+        buyers=r["rfm"],
+        profiles=r["profiles"],
+        quality=r["quality_gate"],
+        published=r["publish"],
+        scores=r["models"],
+        segments=r["segments"],
+        exports=r["activate"],
     )
 
 

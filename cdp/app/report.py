@@ -21,6 +21,8 @@ from cdp.core import catalog, storage
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from cdp.core.settings import Settings
+
 # Identifiers per profile, grouped: a profile of 1 is a lone cookie or card; large ones are
 # worth a look (the guard rails cap them, identity.max_profile_identifiers).
 CLUSTER_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 5), (6, 10), (11, 20), (21, 50), (51, None))
@@ -246,3 +248,12 @@ def write_report(
     path = report_path(warehouse, batch_date)
     storage.write_text(spark, path, render_html(summary, run))
     return summary, path
+
+
+def write_run_report(
+    spark: SparkSession, settings: Settings, batch_date: str, run: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The step ``report``: ``write_report`` for the build's warehouse, with each step's
+    summary (``run``) on the page."""
+    summary, path = write_report(spark, settings.paths.warehouse, batch_date, run)
+    return {"summary": summary, "report": path}

@@ -12,16 +12,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cdp.core.errors import CdpError
+from schemas.tables import TABLES as SCHEMAS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from cdp.core.settings import Settings
 
 LAYERS = ("bronze", "silver", "gold", "audit")
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One published table."""
+    """One table as the catalog knows it: where it lives and how it is described (read from
+    the table's schema, schemas/tables.py)."""
 
     name: str
     grain: str
@@ -41,164 +45,10 @@ class TableSpec:
         return f"{warehouse.rstrip('/')}/{self.layer}/{self.entity}"
 
 
-_LINEAGE = "Lineage columns _source_file, _file_sha256, _batch_date, _ingested_at, _row_number."
-
+# Every table, from its one description (schemas/tables.py).
 TABLES: dict[str, TableSpec] = {
-    spec.name: spec
-    for spec in (
-        TableSpec(
-            "bronze.crm",
-            "one row per landed CRM file row",
-            f"CRM customer extract rows as landed, every value verbatim as text. {_LINEAGE}",
-            ("_batch_date",),
-        ),
-        TableSpec(
-            "bronze.loyalty",
-            "one row per landed loyalty file row",
-            f"Loyalty member extract rows as landed, verbatim. {_LINEAGE}",
-            ("_batch_date",),
-        ),
-        TableSpec(
-            "bronze.pos",
-            "one row per landed receipt line",
-            f"Point-of-sale receipt lines as landed, verbatim. {_LINEAGE}",
-            ("_batch_date",),
-        ),
-        TableSpec(
-            "bronze.web",
-            "one row per landed web/app event line",
-            f"Web and app events (JSON Lines) as landed; _raw_record keeps the line. {_LINEAGE}",
-            ("_batch_date",),
-        ),
-        TableSpec(
-            "bronze.file_log",
-            "one row per (landed file, ingestion attempt)",
-            "Every landed file the bronze job saw: content hash, rows, outcome and error.",
-        ),
-        TableSpec(
-            "silver.person_records",
-            "one row per usable CRM or loyalty record version",
-            "CRM and loyalty person records standardised to the XDM-like person class.",
-            ("source",),
-        ),
-        TableSpec(
-            "silver.experience_events",
-            "one row per usable web or app event",
-            "Web and app behaviour standardised to the XDM-like experience-event class.",
-            ("batch_date",),
-        ),
-        TableSpec(
-            "silver.commerce_lines",
-            "one row per purchase or return line (POS receipt line or web purchase)",
-            "Commerce lines from POS receipts and web purchase events, typed, signed amounts.",
-            ("batch_date",),
-        ),
-        TableSpec(
-            "silver.consent_events",
-            "one row per (record, purpose) consent capture",
-            "Consent captures per purpose from CRM and loyalty records, with time and source.",
-        ),
-        TableSpec(
-            "silver.identity_edges",
-            "one row per (identifier pair, source) that linked",
-            "Identity graph edges: identifiers seen together in one record (method "
-            "deterministic: kind, source, first/last seen, records behind them) or person "
-            "records matched by the probabilistic model (method probabilistic, with "
-            "match_probability and match_weight).",
-        ),
-        TableSpec(
-            "audit.identity_cuts",
-            "one row per (identifier, reason, batch date) kept out of linking",
-            "Identifiers and edges the guard rails refused to link on, with reason: "
-            "blocked_value, shared_identifier, household_identifier, weak_link, "
-            "links_several_persons, event_joins_persons, profile_limit.",
-            ("batch_date",),
-        ),
-        TableSpec(
-            "gold.identity_map",
-            "one row per (namespace, identifier)",
-            "Every known identifier (normalised) and the profile it belongs to, with first and "
-            "last seen. Namespaces: crm_id, loyalty_id, email, phone, anonymous_id, device_id, card_token.",
-        ),
-        TableSpec(
-            "gold.profile_merges",
-            "one row per retired profile id",
-            "Merge history: a retired profile_id and the surviving profile_id it resolves to.",
-        ),
-        TableSpec(
-            "gold.record_profiles",
-            "one row per source record that resolved",
-            "Which profile every source record (CRM, loyalty, receipt, web event) belongs to: "
-            "the profile of its strongest identifier.",
-        ),
-        TableSpec(
-            "gold.purchases",
-            "one row per purchase (POS receipt or web order)",
-            "Purchases and returns with the profile behind them, amounts in the original and "
-            "the reporting currency.",
-        ),
-        TableSpec(
-            "gold.rfm",
-            "one row per profile that bought",
-            "Recency, frequency, monetary value, their 1-5 scores and the named RFM segment, "
-            "as of the batch date.",
-        ),
-        TableSpec(
-            "gold.profiles",
-            "one row per person (profile)",
-            "Unified customer profiles: golden name, email, phone, address and birth date with "
-            "their source, consent per purpose, behaviour, and RFM.",
-        ),
-        TableSpec(
-            "gold.propensity_scores",
-            "one row per (profile, model)",
-            "Purchase propensity and churn scores of the champion models (MLflow), with the "
-            "model version that produced them and the horizon they look ahead.",
-        ),
-        TableSpec(
-            "gold.segments",
-            "one row per segment definition",
-            "Segments as defined in YAML (rule or look-alike), their purpose and tonight's "
-            "members, entries and exits.",
-        ),
-        TableSpec(
-            "gold.segment_membership",
-            "one row per (segment, profile)",
-            "Segment members with entered and exited times; only profiles whose consent "
-            "allows the segment's purpose (exited_at null = current member).",
-        ),
-        TableSpec(
-            "audit.activation_exports",
-            "one row per (destination, batch date)",
-            "Every activation export: destination, segment, purpose, fields, rows, changes "
-            "since the previous export, withheld for consent, checksum and path.",
-        ),
-        TableSpec(
-            "audit.gdpr_requests",
-            "one row per GDPR request",
-            "GDPR access and erasure requests: kind, subject as a keyed hash (never the raw "
-            "identifiers), when received and completed, outcome, rows affected per table.",
-        ),
-        TableSpec(
-            "audit.suppression_list",
-            "one row per (namespace, identifier hash) of an erased subject",
-            "Keyed hashes of erased subjects' identifiers; bronze does not land rows that "
-            "carry one, so tomorrow's extracts do not bring the person back.",
-        ),
-        TableSpec(
-            "audit.consent_history",
-            "one row per (profile, purpose, batch date) whose effective consent changed",
-            "Append-only consent history: each change of a profile's consent value or lawful "
-            "basis per purpose, with the previous value, the capture (time, source, record) "
-            "that set it and the nightly build that saw it.",
-        ),
-        TableSpec(
-            "silver.quarantine",
-            "one row per bronze row that could not be used",
-            "Bronze rows held back from silver, with a reason code and the raw record.",
-            ("source",),
-        ),
-    )
+    name: TableSpec(name, schema.grain, schema.description, schema.partition_by)
+    for name, schema in SCHEMAS.items()
 }
 
 
@@ -318,6 +168,11 @@ def publish(spark: SparkSession, names: list[str] | tuple[str, ...], warehouse: 
         storage.delete(spark, staged_path(name, warehouse))
         done.append(name)
     return done
+
+
+def publish_build(spark: SparkSession, settings: Settings, batch_date: str) -> list[str]:
+    """The step ``publish``: every table staged tonight replaces its published version."""
+    return publish(spark, list(TABLES), settings.paths.warehouse)
 
 
 # Delta keeps per-file min/max statistics in its transaction log; an identifying value there

@@ -39,7 +39,9 @@ DEFAULT_DATA_DIR = _repo_root() / "data"
 class PathSettings:
     """Where extracts land and where tables live. Any Hadoop URI works (file:, s3a:, abfss:)."""
 
+    # Where extracts land, as <landing>/<source>/<YYYY-MM-DD>/<file>; any Hadoop or pyarrow URI.
     landing: str = str(DEFAULT_DATA_DIR / "landing")
+    # Where the Delta tables live, as <warehouse>/<layer>/<entity>.
     warehouse: str = str(DEFAULT_DATA_DIR / "warehouse")
     # The JVM jars fetched by `make jars` (infra/fetch_jars.sh).
     jars_dir: str = str(_repo_root() / ".cache" / "jars")
@@ -49,11 +51,15 @@ class PathSettings:
 class SparkSettings:
     """How the Spark session is built; the same code runs on a laptop and on a cluster."""
 
+    # Spark master URL: local[N], spark://host:7077, yarn, k8s://...
     master: str = "local[*]"
+    # The Spark application's name (Spark UI, cluster manager).
     app_name: str = "cdp"
+    # Memory of the driver JVM (in local mode the whole of Spark runs in it).
     driver_memory: str = "6g"
     # Few cores locally: 200 default shuffle partitions would mean 200 tiny tasks per stage.
     shuffle_partitions: int = 8
+    # The Spark web UI; off locally, where nobody watches it.
     ui_enabled: bool = False
     # "registry": tables are registered by name from cdp.core.catalog at session start (no metastore
     # process, no lock, works on object storage). "hive": use an external Hive metastore instead.
@@ -68,6 +74,7 @@ class SparkSettings:
 class IngestSettings:
     """Bronze landing rules."""
 
+    # The sources the bronze step lands (schemas/landing.py).
     sources: tuple[str, ...] = ("crm", "pos", "web", "loyalty")
 
 
@@ -77,7 +84,9 @@ class StandardiseSettings:
 
     # Used to read national phone numbers when a record carries no country.
     default_phone_region: str = "US"
+    # Date formats accepted for dates in landed text, tried in order.
     date_formats: tuple[str, ...] = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y")
+    # Birth dates before this year are implausible and read as unknown.
     min_birth_year: int = 1900
     # Birth dates systems write when they do not know one ("unknown" defaults); read as
     # unknown, so they neither link two people nor contradict a real birth date.
@@ -124,7 +133,9 @@ class IdentitySettings:
     # the target (0.996 on heavily corrupted registry-like records, 0.998 on the default
     # generator's; `cdp evaluate identity --matrix` measures it).
     probabilistic_matching: bool = True
+    # The share of kept pairs the link threshold aims to have true (see above).
     match_precision: float = 0.95
+    # The floor under the link threshold: no pair below this probability links.
     match_probability: float = 0.5
     # Random record pairs used to estimate the model's u probabilities.
     match_u_max_pairs: float = 2_000_000.0
@@ -145,6 +156,7 @@ class IdentitySettings:
             "device_id": 8,
         }
     )
+    # At most this many identifiers in one profile, all namespaces together.
     max_profile_identifiers: int = 500
 
 
@@ -182,9 +194,11 @@ class ProfileSettings:
             "birth_date": "most_frequent",
         }
     )
+    # Source order for the source_priority survivorship rule.
     source_priority: tuple[str, ...] = ("crm", "loyalty", "web")
     # Money is reported in one currency; rates are units of each currency per 1 unit of it.
     reporting_currency: str = "EUR"
+    # Units of each currency per 1 unit of the reporting currency.
     fx_rates: dict[str, float] = field(
         default_factory=lambda: {
             "EUR": 1.0,
@@ -197,6 +211,8 @@ class ProfileSettings:
     )
     # RFM looks back this many days from the batch date; 0 means all history.
     rfm_lookback_days: int = 0
+    # Named RFM segments (name, r_min, r_max, fm_min, fm_max), first match wins; the default
+    # is the 11-segment map of RFM practice (docs/profiles.md).
     rfm_segments: tuple[tuple[str, int, int, int, int], ...] = DEFAULT_RFM_SEGMENTS
 
 
@@ -255,6 +271,7 @@ class PropensitySettings:
     # Churn: a buyer of the last `churn_lookback_days` who buys nothing in the next
     # `churn_horizon_days`.
     churn_horizon_days: int = 60
+    # Churn is scored for buyers of this many days before the cutoff.
     churn_lookback_days: int = 365
     # Behaviour windows (days before the cutoff) the features are counted over.
     windows: tuple[int, ...] = (30, 90, 365)
@@ -263,17 +280,22 @@ class PropensitySettings:
     # MLflow tracking store and registry; empty means a local SQLite store and artifact folder
     # at <warehouse>/_mlflow (no server). Any tracking server URI works (http://..., databricks).
     tracking_uri: str = ""
+    # MLflow experiment of the training runs.
     experiment: str = "cdp-propensity"
     # Registered model names are <registry_prefix><model>, e.g. cdp_purchase_propensity.
     registry_prefix: str = "cdp_"
     # Gradient-boosted trees (Spark ML): size of the ensemble and of each tree.
     max_iter: int = 60
+    # Depth of each tree.
     max_depth: int = 3
+    # Learning rate of the boosting.
     step_size: float = 0.05
     # Regularisation: every leaf holds at least this many profiles, and each tree sees a
     # random share of them (stochastic gradient boosting).
     min_instances_per_node: int = 20
+    # Share of the profiles each tree is trained on.
     subsampling_rate: float = 0.8
+    # Random seed of the training (subsampling), so a run can be repeated.
     seed: int = 7
     # A new model becomes champion only when its holdout ROC AUC beats the champion's on the
     # same holdout by more than this.
@@ -296,6 +318,7 @@ class SegmentSettings:
 class Destination:
     """One activation destination: which segment goes where, and in what shape."""
 
+    # The segment (gold.segments) the destination receives.
     segment: str = ""
     # The processing purpose the destination serves (email, sms, ad_sharing, ...): only
     # profiles allowed for it (and for the segment's purpose) are exported.
@@ -315,6 +338,7 @@ class ActivationSettings:
     # Export folder; empty means <warehouse>/_exports. Files land under
     # <exports>/<destination>/<batch_date>/.
     exports: str = ""
+    # Where each segment goes: destination name -> Destination (below).
     destinations: dict[str, Destination] = field(
         default_factory=lambda: {
             "ads_lookalike": Destination(

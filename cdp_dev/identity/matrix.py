@@ -617,15 +617,11 @@ def generate_set(
 
 
 def build_identity(spark: SparkSession, settings: Settings, batch_date: str) -> None:
-    """Bronze, silver and identity for one batch date (as ``pipeline.run_batch`` begins);
+    """The build's steps up to identity for one batch date (land, bronze, silver, identity);
     identity's tables stay staged, as no quality gate publishes them."""
-    from jobs.bronze import ingest
-    from jobs.identity import run as identity
-    from jobs.silver import run as silver
+    from cdp.app.steps import run_steps, steps_until
 
-    ingest.run(spark, settings, batch_date)
-    silver.run(spark, settings, batch_date)
-    identity.run(spark, settings, batch_date)
+    run_steps(spark, settings, batch_date, steps_until("identity"))
 
 
 def project_clusters(spark: SparkSession, warehouse: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ For every destination in ``activation.destinations`` the export lands in
   generated_at (ISO, UTC), batch_date;
 - ``_keys.parquet``: private, never sent (a leading ``_`` is the Hadoop convention for "not
   data"; a delivery must skip it): the profile behind every row of the three files, for
-  tomorrow's diff and for GDPR requests (jobs/activation/forget.py).
+  tomorrow's diff and for GDPR requests (jobs/gdpr/exports.py).
 
 The folder is built beside its final place and swapped in whole, so a re-run replaces the
 date's export and a delivery never picks up half of one. Files are written by Spark and the

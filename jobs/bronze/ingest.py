@@ -32,7 +32,8 @@ from jobs.bronze.landing_files import (
     read_csv_header,
     sha256_of,
 )
-from jobs.bronze.suppression import Suppression
+from jobs.governance.suppression import Suppression
+from schemas.bronze import FILE_LOG
 from schemas.landing import LINEAGE_COLUMNS, SOURCES, LandingSpec
 
 if TYPE_CHECKING:
@@ -43,23 +44,6 @@ log = logging.getLogger(__name__)
 CORRUPT = "_corrupt_record"
 # Spark decodes invalid UTF-8 bytes to U+FFFD; seeing it means the file was not UTF-8.
 REPLACEMENT_CHAR = "\ufffd"
-
-FILE_LOG_SCHEMA = T.StructType(
-    [
-        T.StructField("source", T.StringType()),
-        T.StructField("batch_date", T.DateType()),
-        T.StructField("file_path", T.StringType()),
-        T.StructField("file_name", T.StringType()),
-        T.StructField("file_sha256", T.StringType()),
-        T.StructField("file_bytes", T.LongType()),
-        T.StructField("rows", T.LongType()),
-        T.StructField("malformed_rows", T.LongType()),
-        T.StructField("suppressed_rows", T.LongType()),
-        T.StructField("status", T.StringType()),  # ingested | duplicate | failed
-        T.StructField("error", T.StringType()),
-        T.StructField("logged_at", T.TimestampType()),
-    ]
-)
 
 
 @dataclass
@@ -475,8 +459,8 @@ def _log_files(
             "batch_date": dt.date.fromisoformat(o.batch_date),
             "logged_at": logged_at,
         }
-        rows.append(tuple(row[f.name] for f in FILE_LOG_SCHEMA.fields))
-    log_df = spark.createDataFrame(rows, FILE_LOG_SCHEMA)
+        rows.append(tuple(row[f.name] for f in FILE_LOG.fields))
+    log_df = spark.createDataFrame(rows, FILE_LOG.struct())
     catalog.write(
         log_df, "bronze.file_log", settings.paths.warehouse, mode="append", merge_schema=True
     )

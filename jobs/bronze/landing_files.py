@@ -6,11 +6,15 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyarrow import fs as pafs
 
 from cdp.core import storage
 from cdp.core.errors import CdpError
+
+if TYPE_CHECKING:
+    from cdp.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,11 @@ def bronze_column_names(landed: list[str]) -> list[str]:
         names.append(name)
         seen.add(name.lower())
     return names
+
+
+def landed_files(spark: object, settings: Settings, batch_date: str) -> dict[str, int]:
+    """The step ``land``: files landed per configured source for ``batch_date``."""
+    return landed_sources(settings.paths.landing, batch_date, settings.ingest.sources)
 
 
 def landed_sources(landing: str, batch_date: str, sources: tuple[str, ...]) -> dict[str, int]:

@@ -21,8 +21,8 @@ from pyspark.sql import functions as F
 
 from cdp.core import catalog, storage
 from cdp.core.errors import CdpError
-from jobs.activation import forget as activation_forget
 from jobs.activation.run import exports_dir as activation_exports_dir
+from jobs.gdpr import exports as gdpr_exports
 from jobs.gdpr import locate
 from jobs.gdpr.subject import Subject, resolve
 from jobs.governance.keys import keyed_hash, keyed_hash_col, subject_key
@@ -126,7 +126,7 @@ def access(spark: SparkSession, settings: Settings, namespace: str, raw: str) ->
     subject = find_subject(spark, settings, namespace, raw)
     found = locate.subject_rows(spark, settings, subject)
     # Activation exports are files, not tables: the rows sent to each destination.
-    exported = activation_forget.find_in_exports(
+    exported = gdpr_exports.find_in_exports(
         spark, activation_exports_dir(settings), subject.profile_ids
     )
     tables: dict[str, Any] = {}
@@ -224,7 +224,7 @@ def erase(spark: SparkSession, settings: Settings, namespace: str, raw: str) -> 
     found = locate.subject_rows(spark, settings, subject)
     doomed = {name: _doomed(name, df) for name, df in found.items()}
     # Export files first, while the identity graph still resolves the subject for a retry.
-    exported = activation_forget.erase_from_exports(
+    exported = gdpr_exports.erase_from_exports(
         spark, activation_exports_dir(settings), subject.profile_ids
     )
     order = [n for n in doomed if n not in GRAPH_TABLES] + [n for n in GRAPH_TABLES if n in doomed]

@@ -27,8 +27,7 @@ from cdp.core import catalog
 from cdp.core.errors import CdpError
 from jobs.governance.keys import keyed_hash_sql, subject_key
 from jobs.governance.usage import schema_of
-from schemas.labels import IDENTIFYING, OTHER_TABLES, column_labels
-from schemas.landing import SOURCES
+from schemas.labels import IDENTIFYING, RAW_TABLES, column_labels
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -39,8 +38,6 @@ log = logging.getLogger(__name__)
 
 # Struct fields that name a kind of identifier rather than hold one.
 READABLE_STRUCT_FIELDS = frozenset({"namespace"})
-# Tables that hold raw identifiers in every row and have no masked form for analysts.
-RAW_TABLES = frozenset({*(s.bronze_table for s in SOURCES.values()), *OTHER_TABLES})
 
 HASHED = "Masked for analysts: keyed hash (HMAC-SHA256) of the value."
 REDACTED = "Masked for analysts: redacted (null)."

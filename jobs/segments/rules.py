@@ -170,7 +170,7 @@ def _describe(node: exp.Expr) -> str:
 
 
 def allowed_functions() -> str:
-    """The allowed function names, for messages and the README."""
+    """The allowed function names, for messages and docs/profiles.md."""
     return ", ".join(sorted(FUNCTIONS.values()))
 
 
