@@ -57,3 +57,33 @@ def test_readme_sql_examples_answer_on_the_built_warehouse(spark, built):
     assert len(queries) >= 3
     for sql in queries:
         assert spark.sql(sql).collect(), sql
+
+
+def command_lines() -> list[tuple[str, str]]:
+    """(page, line) of every `cdp ...` command shown in a code block of README or docs/."""
+    found = []
+    for page in PAGES:
+        for line in page.read_text(encoding="utf-8").splitlines():
+            text = line.strip()
+            if line.startswith("    ") and re.match(r"(\.venv/bin/)?cdp \w", text):
+                found.append((page.name, text))
+    return found
+
+
+def test_every_documented_command_and_option_is_one_the_cli_accepts():
+    """The synopses in the manual name real subcommands and real options (their use on data
+    is tested where each command is: test_cli, test_dag, test_gdpr, test_models, ...)."""
+    from cdp.app.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and "run" in a.choices).choices
+    lines = command_lines()
+    assert len(lines) >= 15
+    for page, line in lines:
+        words = line.split()
+        words = words[1:] if words[0].endswith("cdp") else words
+        command = subparsers.get(words[0])
+        assert command is not None, f"{page}: no command {words[0]!r}: {line}"
+        options = {s for a in command._actions for s in a.option_strings}
+        for flag in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", line.split("#", 1)[0]):
+            assert flag in options, f"{page}: `cdp {words[0]}` has no {flag}: {line}"
