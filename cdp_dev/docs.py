@@ -170,7 +170,7 @@ def tables_page() -> str:
 
 
 def _anchor(name: str) -> str:
-    return name.replace(".", "").replace("_", "_")
+    return name.replace(".", "")
 
 
 def _table_section(name: str, schema: Any) -> list[str]:

@@ -22,6 +22,18 @@ def records_frame(spark, rows):
     )
 
 
+def guarded(spark, records, candidates):
+    """The candidate pairs (scored alike, p 0.999) that pass the same-person guard."""
+    pairs = spark.createDataFrame(
+        [(a, b, 0.999, 12.0) for a, b in candidates],
+        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
+    )
+    return {
+        (r["unique_id_l"], r["unique_id_r"])
+        for r in matching.guarded_pairs(pairs, records).collect()
+    }
+
+
 def test_guards_keep_household_members_apart(spark):
     records = records_frame(
         spark,
@@ -64,14 +76,7 @@ def test_guards_keep_household_members_apart(spark):
         ("crm:8", "crm:9"),
         ("crm:10", "loyalty:10"),
     ]
-    pairs = spark.createDataFrame(
-        [(a, b, 0.999, 12.0) for a, b in candidates],
-        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
-    )
-    kept = {
-        (r["unique_id_l"], r["unique_id_r"])
-        for r in matching.guarded_pairs(pairs, records).collect()
-    }
+    kept = guarded(spark, records, candidates)
     assert kept == {
         ("crm:1", "loyalty:1"),
         ("crm:5", "loyalty:5"),
@@ -205,14 +210,7 @@ def test_a_swapped_name_and_a_one_letter_twin_are_told_by_what_else_they_say(spa
         ("crm:5", "crm:6"),
         ("crm:7", "crm:8"),
     ]
-    pairs = spark.createDataFrame(
-        [(a, b, 0.999, 12.0) for a, b in candidates],
-        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
-    )
-    kept = {
-        (r["unique_id_l"], r["unique_id_r"])
-        for r in matching.guarded_pairs(pairs, records).collect()
-    }
+    kept = guarded(spark, records, candidates)
     assert kept == {("crm:1", "loyalty:1"), ("crm:5", "crm:6"), ("crm:7", "crm:8")}
 
 
