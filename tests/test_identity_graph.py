@@ -194,3 +194,55 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
     assert {r["reason"] for r in rows.values()} == {"household_identifier"}
     assert rows["familjen.blom@hotmail.com"]["detail"].endswith("anna ?, lars ?")
     assert rows["+4631123456"]["detail"].endswith("? 1961-05-02, maja 1994-08-30")
+
+
+@pytest.mark.slow  # two resolutions on inline data; not in make test-fast
+def test_a_record_corrected_in_its_source_links_what_it_says_now(spark):
+    """CRM customer 1 was landed with loyalty member 7's email (a typing slip) and fixed the
+    next night: the old version's email stops linking, and the profile it held together
+    splits (issue 17). The corrected email keeps its own first sighting."""
+    import dataclasses
+
+    from jobs.identity.graph import still_held
+    from jobs.identity.run import resolve
+
+    later = T0 + dt.timedelta(days=1)
+    versions = [  # record_id, record_ts, file, row, identities
+        ("crm:1", T0, "f1", 1, [("crm_id", "1"), ("email", "mo@x.se"), ("phone", "+4670")]),
+        ("crm:1", later, "f2", 1, [("crm_id", "1"), ("email", "ann@x.se"), ("phone", "+4670")]),
+        ("loyalty:7", T0, "f1", 2, [("loyalty_id", "7"), ("email", "mo@x.se")]),
+    ]
+    people = spark.createDataFrame(
+        [
+            (r, "crm" if r.startswith("crm") else "loyalty", ts, f, n, ids)
+            for r, ts, f, n, ids in versions
+        ],
+        "record_id string, source string, record_ts timestamp, file_sha256 string, "
+        "row_number long, identities array<struct<namespace:string,value:string>>",
+    )
+    obs = spark.createDataFrame(
+        [(r, s, ns, v, ts) for r, s, ts, _, _, ids in people.collect() for ns, v in ids],
+        "record_id string, source string, namespace string, value string, seen_at timestamp",
+    )
+    held = still_held(obs, people)
+    assert sorted((r["record_id"], r["value"]) for r in held.collect()) == [
+        ("crm:1", "+4670"), ("crm:1", "+4670"), ("crm:1", "1"), ("crm:1", "1"),
+        ("crm:1", "ann@x.se"), ("loyalty:7", "7"), ("loyalty:7", "mo@x.se"),
+    ]  # fmt: skip
+
+    settings = dataclasses.replace(IdentitySettings(), probabilistic_matching=False)
+
+    def profiles(o):
+        names = people.select("record_id", F.lit(None).cast("string").alias("first_name_key"))
+        r = resolve(spark, names.distinct(), o, settings)
+        rows = r.components.join(r.vertices, "id").collect()
+        return partition((f"{m['namespace']}:{m['value']}", m["component"]) for m in rows)
+
+    first_night = obs.where(F.col("seen_at") == T0)
+    assert frozenset({"crm_id:1", "email:mo@x.se", "phone:+4670", "loyalty_id:7"}) in profiles(
+        first_night
+    )
+    assert profiles(held) == {
+        frozenset({"crm_id:1", "email:ann@x.se", "phone:+4670"}),
+        frozenset({"loyalty_id:7", "email:mo@x.se"}),
+    }

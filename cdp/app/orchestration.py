@@ -186,6 +186,13 @@ def run_dag(
         seconds=round(time.monotonic() - started, 1),
         task_seconds={ti.task_id: round(ti.duration or 0.0, 1) for ti in run.get_task_instances()},
     )
+    # A run Airflow calls a success may still have run nothing (a logical date before the
+    # DAG's start_date leaves every task unscheduled): that is no build, and says so.
+    never_ran = sorted(ti.task_id for ti in run.get_task_instances() if ti.state is None)
+    if str(run.state) == "success" and never_ran:
+        raise CdpError(
+            f"{label}: the {dag_id} DAG run ran no task for {', '.join(never_ran)}; nothing built"
+        )
     if str(run.state) != "success":
         if failures:
             raise CdpError(f"{label}: {failures[0]}")
@@ -200,8 +207,11 @@ def run_nightly(
     settings: Settings, batch_date: str, config_file: str | None = None
 ) -> DagRunResult:
     """Run dags/cdp_nightly.py for ``batch_date`` in this process; CdpError when it fails."""
-    day = dt.date.fromisoformat(batch_date)
-    logical = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    dt.date.fromisoformat(batch_date)  # a bad date fails here, before Airflow starts
+    # The run happens now, for the business day in its params: a logical date of the batch
+    # date itself would fall before the DAG's start_date for any history older than it, and
+    # Airflow schedules no task of such a run.
+    logical = dt.datetime.now(dt.UTC)
     conf = {
         "batch_date": batch_date,
         "landing": settings.paths.landing,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -40,9 +41,20 @@ def _with_splink(spark: SparkSession, vertices: DataFrame, edges: DataFrame) -> 
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
     db_api = SparkAPI(spark_session=spark)
-    clusters = cluster_pairwise_predictions_at_threshold(
-        vertices.select(F.col("id").alias("unique_id")),
+    # Registered under names of our own: splink names its input tables from Python's
+    # ``random``, which a seeded caller (a property test, a generator) replays, and a
+    # second call would then find its names taken.
+    run = uuid.uuid4().hex[:12]
+    nodes = db_api.register(
+        vertices.select(F.col("id").alias("unique_id")), table_name=f"__cdp_cc_nodes_{run}"
+    )
+    links = db_api.register(
         edges.select(F.col("src").alias("unique_id_l"), F.col("dst").alias("unique_id_r")),
+        table_name=f"__cdp_cc_edges_{run}",
+    )
+    clusters = cluster_pairwise_predictions_at_threshold(
+        nodes,
+        links,
         db_api=db_api,
         node_id_column_name="unique_id",
     )

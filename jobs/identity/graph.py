@@ -70,6 +70,43 @@ def observations(
     ).distinct()
 
 
+def latest_versions(person_records: DataFrame) -> DataFrame:
+    """One row per person record: its latest version (by the record's own time, ties broken
+    by file and row), what its source says now."""
+    latest = Window.partitionBy("record_id").orderBy(
+        F.col("record_ts").desc(), F.col("file_sha256").desc(), F.col("row_number").desc()
+    )
+    return (
+        person_records.withColumn("_pos", F.row_number().over(latest))
+        .where("_pos = 1")
+        .drop("_pos")
+    )
+
+
+def still_held(obs: DataFrame, person_records: DataFrame) -> DataFrame:
+    """``observations`` without the identifiers a person record no longer holds.
+
+    A record corrected in its source (an email fixed in the CRM, a card replaced) links what
+    it says now: the identifiers of its older versions that the latest one dropped stop
+    linking, and a profile they alone held together splits. (RudderStack's stitcher and
+    Segment keep such a merge.) An identifier the record still holds keeps every sighting,
+    so its first seen stays the first version's. Events and receipts never change.
+    """
+    person_ids = person_records.select("record_id").distinct()
+    held = latest_versions(person_records).select(
+        "record_id", F.explode("identities").alias("identity")
+    )
+    held = held.select(
+        "record_id",
+        F.col("identity.namespace").alias("namespace"),
+        F.col("identity.value").alias("value"),
+    )
+    people = obs.join(person_ids, "record_id", "left_semi").join(
+        held, ["record_id", "namespace", "value"], "left_semi"
+    )
+    return people.unionByName(obs.join(person_ids, "record_id", "left_anti"))
+
+
 def apply_blocklist(obs: DataFrame, blocked_values: dict[str, str]) -> tuple[DataFrame, DataFrame]:
     """Split observations into usable ones and cuts of blocked values (with the rule)."""
     rule = F.lit(None).cast("string")

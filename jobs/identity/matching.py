@@ -41,10 +41,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.identity.graph import vertex_id
+from jobs.identity.graph import latest_versions, vertex_id
 
 if TYPE_CHECKING:
     from cdp.core.settings import IdentitySettings
@@ -128,15 +128,7 @@ def with_name_groups(records: DataFrame) -> DataFrame:
 def latest_person_records(person_records: DataFrame) -> DataFrame:
     """One row per CRM or loyalty record: its latest version in ``silver.person_records``
     (ties broken by file and row), the version the model matches on."""
-    latest = Window.partitionBy("record_id").orderBy(
-        F.col("record_ts").desc(), F.col("file_sha256").desc(), F.col("row_number").desc()
-    )
-    return (
-        person_records.where(F.col("source").isin(*SOURCE_KEY_NAMESPACE))
-        .withColumn("_pos", F.row_number().over(latest))
-        .where("_pos = 1")
-        .drop("_pos")
-    )
+    return latest_versions(person_records.where(F.col("source").isin(*SOURCE_KEY_NAMESPACE)))
 
 
 def match_input(person_records: DataFrame) -> DataFrame:

@@ -32,6 +32,7 @@ from jobs.identity.graph import (
     household_identifiers,
     observations,
     shared_identifiers,
+    still_held,
     vertices,
 )
 from jobs.identity.limits import enforce_profile_limits
@@ -296,10 +297,11 @@ def _run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityRe
         for t in tables
     )
     upto = F.col("batch_date") <= F.lit(day)
-    obs = observations(people.where(upto), events.where(upto), lines.where(upto))
-    obs = obs.localCheckpoint()
+    people = people.where(upto)
+    obs = observations(people, events.where(upto), lines.where(upto))
+    obs = still_held(obs, people).localCheckpoint()
     saved = load_match_model(spark, wh, batch_date, settings.identity.model_max_age_days)
-    r = resolve(spark, people.where(upto), obs, settings.identity, saved)
+    r = resolve(spark, people, obs, settings.identity, saved)
     if r.match is not None and r.match.trained:
         save_match_model(spark, wh, batch_date, r.match.model)
     comps, vertex_df, edge_df = r.components, r.vertices, r.edges
