@@ -22,8 +22,7 @@ def _ids(spark, ids):
 
 
 def _full(spark, vertices, pairs) -> dict[int, int]:
-    comps = connected_components(spark, _ids(spark, vertices), _edges(spark, pairs))
-    return {r["id"]: r["component"] for r in comps.collect()}
+    return _as_dict(connected_components(spark, _ids(spark, vertices), _edges(spark, pairs)))
 
 
 def _networkx(vertices, pairs) -> dict[int, int]:

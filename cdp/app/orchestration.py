@@ -178,17 +178,18 @@ def run_dag(
 
     started = time.monotonic()
     run = dag.test(logical_date=logical, run_conf=run_conf)
+    instances = run.get_task_instances()
     result = DagRunResult(
         batch_date=label,
         run_id=run.run_id,
         state=str(run.state),
         results=_task_results(dag_id, run.run_id),
         seconds=round(time.monotonic() - started, 1),
-        task_seconds={ti.task_id: round(ti.duration or 0.0, 1) for ti in run.get_task_instances()},
+        task_seconds={ti.task_id: round(ti.duration or 0.0, 1) for ti in instances},
     )
     # A run Airflow calls a success may still have run nothing (a logical date before the
     # DAG's start_date leaves every task unscheduled): that is no build, and says so.
-    never_ran = sorted(ti.task_id for ti in run.get_task_instances() if ti.state is None)
+    never_ran = sorted(ti.task_id for ti in instances if ti.state is None)
     if str(run.state) == "success" and never_ran:
         raise CdpError(
             f"{label}: the {dag_id} DAG run ran no task for {', '.join(never_ran)}; nothing built"
@@ -196,9 +197,7 @@ def run_dag(
     if str(run.state) != "success":
         if failures:
             raise CdpError(f"{label}: {failures[0]}")
-        states = [
-            f"{ti.task_id}={ti.state}" for ti in run.get_task_instances() if ti.state != "success"
-        ]
+        states = [f"{ti.task_id}={ti.state}" for ti in instances if ti.state != "success"]
         raise CdpError(f"{label}: the {dag_id} DAG run failed ({', '.join(states)})")
     return result
 

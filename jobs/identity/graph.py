@@ -58,16 +58,15 @@ def observations(
         F.coalesce("ordered_at", F.col("batch_date").cast("timestamp")).alias("seen_at"),
     )
     records = people.unionByName(events).unionByName(receipts)
-    exploded = records.select(
-        "record_id", "source", "seen_at", F.explode("identities").alias("identity")
-    )
-    return exploded.select(
-        "record_id",
-        "source",
-        F.col("identity.namespace").alias("namespace"),
-        F.col("identity.value").alias("value"),
-        "seen_at",
-    ).distinct()
+    return identity_rows(records, "record_id", "source", "namespace", "value", "seen_at").distinct()
+
+
+def identity_rows(records: DataFrame, *columns: str) -> DataFrame:
+    """One row per identity a record carries (its ``identities`` array exploded), with
+    ``columns``: the record's own, and ``namespace`` and ``value`` of the identity."""
+    exploded = records.select("*", F.explode("identities").alias("_identity"))
+    own = {"namespace": F.col("_identity.namespace"), "value": F.col("_identity.value")}
+    return exploded.select(*[own[c].alias(c) if c in own else F.col(c) for c in columns])
 
 
 def latest_versions(person_records: DataFrame) -> DataFrame:
@@ -93,14 +92,7 @@ def still_held(obs: DataFrame, person_records: DataFrame) -> DataFrame:
     so its first seen stays the first version's. Events and receipts never change.
     """
     person_ids = person_records.select("record_id").distinct()
-    held = latest_versions(person_records).select(
-        "record_id", F.explode("identities").alias("identity")
-    )
-    held = held.select(
-        "record_id",
-        F.col("identity.namespace").alias("namespace"),
-        F.col("identity.value").alias("value"),
-    )
+    held = identity_rows(latest_versions(person_records), "record_id", "namespace", "value")
     people = obs.join(person_ids, "record_id", "left_semi").join(
         held, ["record_id", "namespace", "value"], "left_semi"
     )
