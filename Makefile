@@ -15,7 +15,7 @@ DEMO_INITIAL_LOAD ?= 118
 DEMO_SEED ?= 7
 DEMO_END ?= 2026-11-24
 
-.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench eval-identity clean
+.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench eval-identity clean stack-deps up down
 
 setup: venv jars
 
@@ -55,7 +55,7 @@ run: demo-data
 # tests reading the shared `built` warehouse share one (tests/conftest.py). The slowest
 # tests are listed at the end.
 TEST_WORKERS ?= 2
-test: setup lint-imports
+test: setup stack-deps lint-imports
 	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # The inner loop: unit tests on inline data, no generated data set or built warehouse (a test
@@ -111,6 +111,23 @@ bench: setup
 	  if [ $$rc = 3 ]; then echo "identity matrix: below the bar (table above)"; \
 	  elif [ $$rc != 0 ]; then exit $$rc; fi; \
 	fi
+
+# The local service stack (cdp/app/stack.py, infra/README.md): PostgreSQL as Airflow's
+# metadata database, Airflow's api-server, scheduler and dag-processor, a Spark standalone
+# master and two workers, all on loopback with their state in .stack/. `make up` is
+# idempotent and prints the URLs and the login; `make down` stops what it started.
+stack-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  echo "installing Debian's postgresql package"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q postgresql >/dev/null; \
+	fi
+
+up: setup stack-deps
+	$(CDP) stack up
+
+down:
+	@if [ -x $(CDP) ]; then $(CDP) stack down; fi
 
 clean:
 	rm -rf data .pytest_cache

@@ -78,7 +78,10 @@ def cdp_nightly():
         options = {"retries": step.retries} if step.retries is not None else {}
         return task(task_id=step.name, outlets=[asset(t) for t in step.outlets], **options)(run)
 
-    def write_report(**summaries: dict) -> dict:
+    # One dict argument, not **summaries: a TaskFlow callable that takes **kwargs gets
+    # Airflow's whole task context in them (dag, ti, macros, ...), which the report's steps
+    # table then listed above the steps.
+    def write_report(summaries: dict) -> dict:
         settings, spark, batch_date = _run_context()
         return REPORT.function()(spark, settings, batch_date, summaries)
 
@@ -90,7 +93,7 @@ def cdp_nightly():
         previous = task_of(step)(previous)
         if step.name != "land":
             summaries[step.name] = previous
-    report(**summaries)
+    report(summaries)
 
 
 cdp_nightly()

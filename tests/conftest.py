@@ -55,6 +55,28 @@ def cdp_env(
     }
 
 
+# Columns that say when a row was written, not what it holds.
+WALL_CLOCK = {"_ingested_at", "quarantined_at", "recorded_at", "scored_at", "generated_at"}
+
+
+def table_snapshot(spark, warehouse: Path | str, layer: str = "") -> dict[str, list]:
+    """Every table's rows (without wall-clock columns), sorted, by table name; only the
+    tables of ``layer`` (``"gold."``) when given. The file log is left out: it keeps one row
+    per attempt, so it grows by design."""
+    from cdp.core import catalog
+
+    out = {}
+    for name in catalog.TABLES:
+        if not name.startswith(layer) or name == "bronze.file_log":
+            continue
+        if not catalog.exists(spark, name, str(warehouse)):
+            continue
+        df = catalog.read(spark, name, str(warehouse))
+        df = df.select(*sorted(c for c in df.columns if c not in WALL_CLOCK))
+        out[name] = sorted(json.dumps(r.asDict(recursive=True), default=str) for r in df.collect())
+    return out
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """The session's SparkSession (Delta, registry catalog), stopped at the end."""

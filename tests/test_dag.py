@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from cdp.app.steps import REPORT, STEPS
 from cdp.core import catalog
-from tests.conftest import cdp_env
+from tests.conftest import cdp_env, table_snapshot
 
 CDP = [sys.executable, "-m", "cdp.app.cli"]
 # Before the nightly DAG's start_date (2026-01-01), as a retailer's history is: every task of
@@ -42,8 +43,6 @@ TASKS = {
     "activate",
     "report",
 }
-# Columns holding the wall-clock time of the run itself: the rest must repeat exactly.
-WALL_CLOCK = {"_ingested_at", "quarantined_at", "recorded_at", "scored_at", "generated_at"}
 
 
 def cdp(*args: str) -> subprocess.CompletedProcess:
@@ -106,8 +105,6 @@ def test_the_nightly_dag_runs_one_at_a_time_with_retries_in_build_order(dag):
 def test_the_dag_is_the_step_list(dag):
     """One task per step of cdp/app/steps.py, each after the one before it, with the step's
     tables as outlets and its description as the task's doc; the report after all."""
-    from cdp.app.steps import REPORT, STEPS
-
     for before, step in zip(STEPS, STEPS[1:], strict=False):
         assert dag.get_task(step.name).upstream_task_ids == {before.name}
     for step in (*STEPS, REPORT):
@@ -147,21 +144,6 @@ def nightly(tmp_path_factory):
     return landing, warehouse, result.stdout, result.stderr
 
 
-def _snapshot(spark, warehouse: Path, layer: str = "") -> dict[str, list]:
-    """Every table's rows (without wall-clock columns), sorted, by table name; only the
-    tables of ``layer`` (``"gold."``) when given."""
-    out = {}
-    for name in catalog.TABLES:
-        if not name.startswith(layer):
-            continue
-        if name == "bronze.file_log" or not catalog.exists(spark, name, str(warehouse)):
-            continue  # the file log keeps one row per attempt, so it grows by design
-        df = catalog.read(spark, name, str(warehouse))
-        df = df.select(*sorted(c for c in df.columns if c not in WALL_CLOCK))
-        out[name] = sorted(json.dumps(r.asDict(recursive=True), default=str) for r in df.collect())
-    return out
-
-
 def test_cdp_run_executes_the_dag_and_prints_what_was_built(spark, nightly):
     _, warehouse, stdout, stderr = nightly
     for day in DATES:
@@ -173,6 +155,10 @@ def test_cdp_run_executes_the_dag_and_prints_what_was_built(spark, nightly):
     assert report.is_file()
     page = report.read_text()
     assert "<svg" in page and "RFM segments" in page and "Quarantined rows" in page
+    # The steps table lists the build's steps, in order, and nothing of Airflow's context.
+    steps_table = page.split("<h2>Steps</h2>", 1)[1].split("</table>", 1)[0]
+    listed = re.findall(r"<tr><td>([^<]*)</td>", steps_table)
+    assert listed == [s.name for s in STEPS if s.name != "land"]
     # The log is the operator's: libraries speak only from WARNING up.
     chatter = re.findall(r"INFO (?:py4j|pyspark|splink|great_expectations|mlflow)\S*:.*", stderr)
     assert chatter == []
@@ -206,12 +192,12 @@ def test_consecutive_dates_accumulate(spark, nightly):
 
 def test_running_a_date_again_gives_the_same_tables(spark, nightly):
     landing, warehouse, _, _ = nightly
-    before = _snapshot(spark, warehouse)
+    before = table_snapshot(spark, warehouse)
     again = cdp(
         "run", "--landing", str(landing), "--warehouse", str(warehouse), "--date", DATES[-1]
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    after = _snapshot(spark, warehouse)
+    after = table_snapshot(spark, warehouse)
     assert set(after) == set(before)
     changed = [name for name in before if before[name] != after[name]]
     assert changed == []  # profile ids in gold.identity_map included
@@ -232,7 +218,8 @@ def _gold_state(spark, warehouse: Path) -> dict[str, tuple[int, list]]:
         return table.history(1).first()["version"]
 
     return {
-        name: (version(name), rows) for name, rows in _snapshot(spark, warehouse, "gold.").items()
+        name: (version(name), rows)
+        for name, rows in table_snapshot(spark, warehouse, "gold.").items()
     }
 
 

@@ -227,6 +227,39 @@ def _print_table(columns: list[str], rows: list[list]) -> None:
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+def _absolute(location: str) -> str:
+    """A local folder made absolute (the stack's tasks run elsewhere); a URI as it is."""
+    return location if "://" in location else os.path.abspath(location)
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from cdp.app import stack
+
+    if args.action == "down":
+        stopped = stack.down()
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+        return 0
+    if args.action == "trigger":
+        conf = {
+            key: value
+            for key, value in (
+                ("batch_date", args.date),
+                ("landing", args.landing and _absolute(args.landing)),
+                ("warehouse", args.warehouse and _absolute(args.warehouse)),
+            )
+            if value
+        }
+        run = stack.trigger(stack.StackSettings(), args.dag, conf, wait=args.wait)
+        print(f"{args.dag} {run['dag_run_id']}: {run['state']}")
+        for task_id, state in run.get("tasks", {}).items():
+            print(f"  {task_id:<12} {state}")
+        return 0 if run["state"] in ("success", "queued", "running") else 1
+    parts = stack.up() if args.action == "up" else stack.status()
+    for part, state in parts.items():
+        print(f"{part:<16} {state}")
+    return 0
+
+
 def cmd_tables(args: argparse.Namespace) -> int:
     from cdp.core import catalog
 
@@ -327,6 +360,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tables", parents=[common, wh], help="list tables and their row counts")
     p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser(
+        "stack",
+        help="the local service stack: PostgreSQL, Airflow's scheduler, a Spark standalone "
+        "cluster (`make up` / `make down`)",
+    )
+    p.add_argument("action", choices=["up", "down", "status", "trigger"])
+    p.add_argument(
+        "--dag", default="cdp_nightly", help="trigger: the DAG to run (default cdp_nightly)"
+    )
+    p.add_argument("--date", type=date_arg, help="trigger: the batch date (param batch_date)")
+    p.add_argument("--landing", help="trigger: landing folder (default: the stack's)")
+    p.add_argument("--warehouse", help="trigger: warehouse folder (default: the stack's)")
+    p.add_argument(
+        "--no-wait", dest="wait", action="store_false", help="trigger: return once queued"
+    )
+    p.set_defaults(func=cmd_stack)
     return parser
 
 

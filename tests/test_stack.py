@@ -1,0 +1,126 @@
+"""The local service stack (cdp/app/stack.py): real PostgreSQL, Airflow's api-server,
+scheduler and dag-processor, a Spark standalone master and two workers, started by `up`,
+driven through Airflow's REST API and stopped by `down`.
+
+The stack gets its own folder and ports (not a developer's `make up` stack on the default
+ones), and `down` runs whatever happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from cdp.app import stack
+from cdp_dev.synthetic import generate
+from tests.conftest import TINY_DATA_CONF, cdp_env, table_snapshot
+
+pytestmark = pytest.mark.slow
+
+END = dt.date(2026, 11, 24)
+DATE = END.isoformat()
+PORTS = {
+    "postgres_port": 55433,
+    "spark_port": 57077,
+    "spark_ui_port": 58081,
+    "worker_ui_ports": (58082, 58083),
+    "airflow_port": 58080,
+}
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def running():
+    # Not under pytest's own temporary folder: that one is private to its owner, and as root
+    # PostgreSQL runs as the postgres user, who must reach its data folder.
+    base = Path(tempfile.mkdtemp(prefix="cdp-stack-"))
+    base.chmod(0o755)
+    landing = base / "landing"
+    generate(landing, persons=40, days=1, seed=11, end_date=END)
+    settings = stack.StackSettings(
+        home=base / "state",
+        landing=landing,
+        warehouse=base / "stack-warehouse",
+        worker_memory="2g",
+        env={
+            "CDP_SPARK__SHUFFLE_PARTITIONS": "1",
+            "CDP_SPARK__DRIVER_MEMORY": "2g",
+            "CDP_SPARK__CONF": json.dumps(TINY_DATA_CONF),
+        },
+        **PORTS,
+    )
+    try:
+        parts = stack.up(settings)
+        yield settings, parts, base
+    finally:
+        stack.down(settings)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_up_starts_every_part_and_again_changes_nothing(running):
+    settings, parts, _ = running
+    assert parts["postgres"].endswith(" up")
+    assert parts["spark master"].endswith("up, 2 alive workers")
+    assert parts["airflow UI"].endswith(" up")
+    assert stack.airflow_password(settings) in parts["airflow login"]
+    pids = {name: stack._running(settings, name) for name in stack.PROCESSES}
+    assert all(pids.values()), pids
+
+    stack.up(settings)
+    assert {name: stack._running(settings, name) for name in stack.PROCESSES} == pids
+    # The scheduler is Airflow's, on PostgreSQL: the DAGs of this repository are parsed there.
+    dags = stack._api(settings, "GET", "/api/v2/dags")["dags"]
+    assert {"cdp_nightly", "cdp_models", "cdp_gdpr"} <= {d["dag_id"] for d in dags}
+    assert stack._api(settings, "GET", "/api/v2/importErrors")["total_entries"] == 0
+
+
+def test_a_night_through_the_scheduler_on_the_cluster_equals_the_embedded_run(spark, running):
+    settings, _, base = running
+    run = stack.trigger(settings, "cdp_nightly", {"batch_date": DATE}, timeout=1500)
+    assert run["state"] == "success", run
+    assert set(run["tasks"].values()) == {"success"}, run["tasks"]
+    # Each task was a driver of its own against the standalone master.
+    apps = (stack.spark_status(settings) or {}).get("completedapps", [])
+    assert len(apps) >= len(run["tasks"]) - 1  # every task but land starts a session
+
+    embedded = base / "embedded-warehouse"
+    env = cdp_env(
+        "local[2]", shuffle_partitions=1, PATHS__LANDING=str(settings.landing),
+        PATHS__WAREHOUSE=str(embedded),
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "cdp.app.cli", "run", "--date", DATE],
+        capture_output=True, text=True, env=env, timeout=1800,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    on_stack = table_snapshot(spark, settings.warehouse, "gold.")
+    assert {"gold.identity_map", "gold.profiles", "gold.purchases"} <= set(on_stack)
+    local = table_snapshot(spark, embedded, "gold.")
+    assert set(on_stack) == set(local)
+    differ = [name for name in local if local[name] != on_stack[name]]
+    assert differ == []
+
+
+def test_down_stops_what_up_started_and_twice_is_safe(running):
+    settings, _, _ = running
+    stopped = stack.down(settings)
+    assert set(stopped) == {*stack.PROCESSES, "postgres"}
+    ports = [settings.postgres_port, settings.spark_port, settings.airflow_port]
+    assert not any(_answers(port) for port in ports)
+    assert stack.down(settings) == []
+    assert not any(os.path.exists(stack._pid_file(settings, n)) for n in stack.PROCESSES)
