@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 
 from cdp.app import stack
+from cdp.core.errors import CdpError
 from cdp_dev.synthetic import generate
 from tests.conftest import TINY_DATA_CONF, cdp_env, table_snapshot
-
-pytestmark = pytest.mark.slow
 
 END = dt.date(2026, 11, 24)
 DATE = END.isoformat()
@@ -41,6 +40,16 @@ def _answers(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_down_with_nothing_started_stops_nothing(tmp_path):
+    assert stack.down(stack.StackSettings(home=tmp_path / "never-up", **PORTS)) == []
+
+
+def test_a_failing_set_up_command_is_one_line_naming_it():
+    with pytest.raises(CdpError) as failed:
+        stack._run("initdb of /nowhere", [sys.executable, "-c", "import sys; sys.exit('no room')"])
+    assert str(failed.value) == "initdb of /nowhere failed (exit 1): no room"
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +80,7 @@ def running():
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_up_starts_every_part_and_again_changes_nothing(running):
     settings, parts, _ = running
     assert parts["postgres"].endswith(" up")
@@ -88,6 +98,7 @@ def test_up_starts_every_part_and_again_changes_nothing(running):
     assert stack._api(settings, "GET", "/api/v2/importErrors")["total_entries"] == 0
 
 
+@pytest.mark.slow
 def test_a_night_through_the_scheduler_on_the_cluster_equals_the_embedded_run(spark, running):
     settings, _, base = running
     run = stack.trigger(settings, "cdp_nightly", {"batch_date": DATE}, timeout=1500)
@@ -116,6 +127,7 @@ def test_a_night_through_the_scheduler_on_the_cluster_equals_the_embedded_run(sp
     assert differ == []
 
 
+@pytest.mark.slow
 def test_down_stops_what_up_started_and_twice_is_safe(running):
     settings, _, _ = running
     stopped = stack.down(settings)

@@ -213,6 +213,16 @@ def airflow_db_url(s: StackSettings) -> str:
     return f"postgresql+psycopg2://airflow:{_pg_password(s)}@127.0.0.1:{s.postgres_port}/airflow"
 
 
+def _run(what: str, argv: list[str]) -> str:
+    """Run a set-up command; its standard output, or a one-line CdpError naming ``what``
+    with the command's last line of error output."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
+        raise CdpError(f"{what} failed (exit {done.returncode}): {last[0]}")
+    return done.stdout
+
+
 def _postgres_up(s: StackSettings) -> None:
     bin_dir, root = _pg_bin(), s.home / "postgres"
     data, run = root / "data", root / "run"
@@ -224,38 +234,35 @@ def _postgres_up(s: StackSettings) -> None:
     if not (data / "PG_VERSION").is_file():
         # Loopback only; local socket connections (the stack's own set-up) are trusted, TCP
         # ones (Airflow) need the generated password.
-        subprocess.run(
+        as_root = " (run as the postgres user, who must be able to reach it)"
+        _run(
+            f"initdb of {data}" + (as_root if os.geteuid() == 0 else ""),
             _as_postgres(
                 [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
                  "--auth-host=scram-sha-256", "-E", "UTF8"]
             ),
-            check=True, capture_output=True,
         )  # fmt: skip
     if not _pg_ready(s):
-        subprocess.run(
+        _run(
+            f"starting PostgreSQL on port {s.postgres_port} (log: {root / 'postgres.log'})",
             _as_postgres(
                 [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "postgres.log"), "-w",
                  "-o", f"-p {s.postgres_port} -k {run} -c listen_addresses=127.0.0.1", "start"]
             ),
-            check=True, capture_output=True,
         )  # fmt: skip
     _wait("PostgreSQL", lambda: _pg_ready(s), 60, root / "postgres.log")
     psql = _as_postgres(
         [str(bin_dir / "psql"), "-h", str(run), "-p", str(s.postgres_port), "-U", "postgres",
          "-v", "ON_ERROR_STOP=1", "-qAt"]
     )  # fmt: skip
-    exists = subprocess.run(
-        [*psql, "-c", "select 1 from pg_roles where rolname = 'airflow'"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    if not exists:
-        subprocess.run(
+    role = "select 1 from pg_roles where rolname = 'airflow'"
+    if not _run("psql", [*psql, "-c", role]).strip():
+        _run(
+            "creating the airflow role",
             [*psql, "-c", f"create role airflow login password '{password}'"],
-            check=True,
-            capture_output=True,
         )
-        subprocess.run(
-            [*psql, "-c", "create database airflow owner airflow"], check=True, capture_output=True
+        _run(
+            "creating the airflow database", [*psql, "-c", "create database airflow owner airflow"]
         )
 
 
@@ -403,7 +410,8 @@ def _airflow_up(s: StackSettings) -> None:
         [airflow, "db", "migrate"], env=env, capture_output=True, text=True, check=False
     )
     if migrated.returncode != 0:
-        raise CdpError(f"airflow db migrate failed: {migrated.stderr.strip().splitlines()[-1:]}")
+        last = migrated.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise CdpError(f"airflow db migrate failed (exit {migrated.returncode}): {last[0]}")
     _start(s, "airflow-api-server", [airflow, "api-server", "--port", str(s.airflow_port)], env)
     _start(s, "airflow-scheduler", [airflow, "scheduler"], env)
     _start(s, "airflow-dag-processor", [airflow, "dag-processor"], env)
