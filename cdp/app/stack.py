@@ -27,7 +27,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -165,12 +164,6 @@ def _wait(what: str, ready, timeout: float, log_file: Path | None = None) -> Non
     raise CdpError(f"{what} did not answer within {timeout:.0f}s{tail}")
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def _get_json(url: str) -> dict | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -200,23 +193,27 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
-def _pg_password(s: StackSettings) -> str:
-    path = s.home / "postgres" / "airflow.password"
+def _generated_secret(path: Path, length: int = 32) -> str:
+    """A random secret kept in ``path`` (readable by its owner only), made on first use."""
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(18))
+        path.write_text(secrets.token_urlsafe(length))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _pg_password(s: StackSettings) -> str:
+    return _generated_secret(s.home / "postgres" / "airflow.password", 18)
 
 
 def airflow_db_url(s: StackSettings) -> str:
     return f"postgresql+psycopg2://airflow:{_pg_password(s)}@127.0.0.1:{s.postgres_port}/airflow"
 
 
-def _run(what: str, argv: list[str]) -> str:
+def _run(what: str, argv: list[str], env: dict[str, str] | None = None) -> str:
     """Run a set-up command; its standard output, or a one-line CdpError naming ``what``
     with the command's last line of error output."""
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise CdpError(f"{what} failed (exit {done.returncode}): {last[0]}")
@@ -382,12 +379,7 @@ def airflow_env(s: StackSettings) -> dict[str, str]:
 
 
 def _secret(s: StackSettings, name: str) -> str:
-    path = s.home / "airflow" / f".{name}_secret"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return _generated_secret(s.home / "airflow" / f".{name}_secret")
 
 
 def airflow_password(s: StackSettings) -> str | None:
@@ -406,12 +398,7 @@ def _airflow_healthy(s: StackSettings) -> bool:
 def _airflow_up(s: StackSettings) -> None:
     env = airflow_env(s)
     airflow = str(Path(sys.executable).parent / "airflow")
-    migrated = subprocess.run(
-        [airflow, "db", "migrate"], env=env, capture_output=True, text=True, check=False
-    )
-    if migrated.returncode != 0:
-        last = migrated.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise CdpError(f"airflow db migrate failed (exit {migrated.returncode}): {last[0]}")
+    _run("airflow db migrate", [airflow, "db", "migrate"], env)
     _start(s, "airflow-api-server", [airflow, "api-server", "--port", str(s.airflow_port)], env)
     _start(s, "airflow-scheduler", [airflow, "scheduler"], env)
     _start(s, "airflow-dag-processor", [airflow, "dag-processor"], env)
