@@ -299,3 +299,47 @@ def test_model_links_only_records_of_one_person(spark, built, generated_landing)
     again = matching.scored_pairs(spark, records, settings.identity, model=result.model)
     assert not again.trained
     assert {(r["unique_id_l"], r["unique_id_r"]) for r in again.pairs.collect()} == set(found)
+
+
+def test_a_night_too_small_to_train_on_still_scores(spark):
+    """A first delta of a few records into an empty warehouse: no two share a birth date or
+    a surname and postcode, the blocks EM trains on. The passes are skipped (splink's
+    default weights stand) and the night scores its pairs instead of failing."""
+    from cdp.core.settings import IdentitySettings
+
+    rows = [
+        ("crm:1", "crm", "anna", "berg", D(1980, 1, 2), "11122", "a@x.se", "Storgatan 1"),
+        ("crm:2", "crm", "omar", "holm", D(1975, 3, 4), "41104", None, "Lillgatan 9"),
+        ("loyalty:1", "loyalty", "anna", "bergh", D(1980, 2, 1), "11123", "a@x.se", "Ringv 4"),
+    ]
+    base = spark.createDataFrame(
+        rows,
+        "unique_id string, source string, first_name_key string, last_name_key string,"
+        " birth_date date, postal_code string, email_key string, street string",
+    )
+    records = matching.with_name_groups(
+        base.select(
+            "unique_id",
+            "source",
+            "first_name_key",
+            "last_name_key",
+            F.concat_ws(" ", "first_name_key", "last_name_key").alias("full_name_key"),
+            F.soundex("first_name_key").alias("first_name_soundex"),
+            F.soundex("last_name_key").alias("last_name_soundex"),
+            "birth_date",
+            F.date_format("birth_date", "yyyy-MM-dd").alias("birth_date_text"),
+            F.year("birth_date").alias("birth_year"),
+            F.date_format("birth_date", "MM-dd").alias("birth_month_day"),
+            "email_key",
+            F.lit(None).cast("string").alias("phone"),
+            F.regexp_extract("street", r"^(\D+)", 1).alias("street_key"),
+            F.regexp_extract("street", r"(\d+)", 1).alias("house_number"),
+            "postal_code",
+            F.lit("stockholm").alias("city_key"),
+        )  # fmt: skip
+    )
+    result = matching.scored_pairs(spark, records, IdentitySettings())
+    assert result is not None and result.trained
+    # Every pair scored came from the records given, each pair once.
+    pairs = {(r["unique_id_l"], r["unique_id_r"]) for r in result.pairs.collect()}
+    assert pairs <= {("crm:1", "crm:2"), ("crm:1", "loyalty:1"), ("crm:2", "loyalty:1")}

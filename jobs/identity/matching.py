@@ -392,6 +392,7 @@ def _linker(spark: SparkSession, records: DataFrame, model: Any) -> Any:
 def train(spark: SparkSession, records: DataFrame, settings: IdentitySettings) -> Any:
     """A splink linker with parameters estimated from unlabelled records."""
     from splink import block_on
+    from splink.internals.exceptions import EMTrainingException
 
     linker = _linker(spark, records, model_settings())
     # A first prior (how often two random records match) from a strict rule whose recall is
@@ -399,21 +400,43 @@ def train(spark: SparkSession, records: DataFrame, settings: IdentitySettings) -
     # on all three fields, and this guess came out ten times too low (1000 persons, names,
     # birth date and address only: 0.00013 against 0.0014 true), which sank every pair's
     # probability by over 3 bits.
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("first_name_key", "last_name_key", "birth_date")], recall=0.7
+    # With no pair agreeing on all three (a night of a handful of records) that guess is 0,
+    # which no weight can be computed from: splink's default prior stands instead.
+    strict = ["first_name_key", "last_name_key", "birth_date"]
+    agreeing = (
+        records.where(F.col("first_name_key").isNotNull() & F.col("last_name_key").isNotNull())
+        .where(F.col("birth_date").isNotNull())
+        .groupBy(*strict)
+        .count()
+        .where(F.col("count") > 1)
+        .limit(1)
+        .count()
     )
+    if agreeing:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on(*strict)], recall=0.7
+        )
     linker.training.estimate_u_using_random_sampling(max_pairs=settings.match_u_max_pairs, seed=1)
     # Two EM passes, each blocked on fields the other one trains. After the second the prior
     # is taken from what EM found: each pass's share of matches among its blocked pairs,
     # reversed through the trained weights of the fields it blocked on, the median of the
     # two (splink's own estimate; 0.0013 on the data set above).
+    #
+    # A small night (a first delta of a few records into an empty warehouse) may hold no pair
+    # a pass blocks on: that pass is skipped and its fields keep splink's default weights, as
+    # a model trained on next to nothing should, rather than the night failing.
     rules = (block_on("birth_date"), block_on("last_name_key", "postal_code"))
     for i, rule in enumerate(rules):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule,
-            estimate_without_term_frequencies=True,
-            populate_probability_two_random_records_match_from_trained_values=i == len(rules) - 1,
-        )
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule,
+                estimate_without_term_frequencies=True,
+                populate_probability_two_random_records_match_from_trained_values=(
+                    i == len(rules) - 1
+                ),
+            )
+        except EMTrainingException as exc:
+            log.warning("person model: EM pass %d skipped: %s", i + 1, str(exc).splitlines()[0])
     log.debug("person match model: %s", json.dumps(linker.misc.save_model_to_json(), default=str))
     return linker
 
