@@ -296,6 +296,12 @@ def _model_quality(settings) -> list[dict]:
                 },
                 "baseline_roc_auc": m.get("baseline_holdout_roc_auc"),
                 "baseline_average_precision": m.get("baseline_holdout_average_precision"),
+                "algorithm": run.tags.get("algorithm"),
+                **{
+                    f"{name}_roc_auc": m.get(f"candidate_{name}_holdout_roc_auc")
+                    for name in ("rfm_logistic", "gbt")
+                },
+                "brier_uncalibrated": m.get("holdout_brier_uncalibrated"),
             }
         )
     return out

@@ -167,7 +167,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for trained in result.results.get("train", []):
         m = trained["metrics"]
         print(
-            f"{trained['model']} v{trained['version']}: holdout ROC AUC "
+            f"{trained['model']} v{trained['version']} ({trained.get('algorithm', '?')}): "
+            "holdout ROC AUC "
             f"{m['holdout_roc_auc']:.4f}, average precision {m['holdout_average_precision']:.4f} "
             f"(RFM baseline {m['baseline_holdout_roc_auc']:.4f} / "
             f"{m['baseline_holdout_average_precision']:.4f}); {trained['reason']}"

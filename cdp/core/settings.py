@@ -274,7 +274,7 @@ class PropensitySettings:
     # Churn is scored for buyers of this many days before the cutoff.
     churn_lookback_days: int = 365
     # Behaviour windows (days before the cutoff) the features are counted over.
-    windows: tuple[int, ...] = (30, 90, 365)
+    windows: tuple[int, ...] = (30, 90, 180, 365)
     # Processing purpose models serve: only profiles allowed for it are trained on and scored.
     purpose: str = "analytics"
     # MLflow tracking store and registry; empty means a local SQLite store and artifact folder
@@ -284,6 +284,10 @@ class PropensitySettings:
     experiment: str = "cdp-propensity"
     # Registered model names are <registry_prefix><model>, e.g. cdp_purchase_propensity.
     registry_prefix: str = "cdp_"
+    # The kinds of model each training run fits on the same split; the best on the holdout
+    # goes forward (jobs/models/training.py CANDIDATES: rfm_logistic, the textbook baseline,
+    # and gbt, boosted trees stacked on it). The baseline is fitted and logged either way.
+    candidates: tuple[str, ...] = ("rfm_logistic", "gbt")
     # Gradient-boosted trees (Spark ML): size of the ensemble and of each tree.
     max_iter: int = 60
     # Depth of each tree.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from cdp.core.errors import CdpError
@@ -74,7 +74,7 @@ def features_as_of(
     purchases: DataFrame,
     activity: DataFrame,
     cutoff: dt.date,
-    windows: Iterable[int] = (30, 90, 365),
+    windows: Iterable[int] = (30, 90, 180, 365),
 ) -> DataFrame:
     """One row per profile of ``population`` (profile_id, first_seen) seen by ``cutoff``:
     behaviour counted over each window of days ending at the cutoff, and lifetime totals
@@ -131,7 +131,31 @@ def features_as_of(
         *per_window,
     )
 
-    out = people.join(orders, "profile_id", "left").join(web, "profile_id", "left")
+    # The rhythm of a customer's buying: the days between one purchase day and the next.
+    days = bought.where(F.col("buy")).select("profile_id", "order_date").distinct()
+    previous = F.lag("order_date").over(Window.partitionBy("profile_id").orderBy("order_date"))
+    rhythm = (
+        days.withColumn("gap", F.datediff(F.col("order_date"), previous))
+        .groupBy("profile_id")
+        .agg(
+            F.avg("gap").alias("mean_gap"),
+            F.stddev_samp("gap").alias("std_gap"),
+            # The same days of the year, a year ago: what the next weeks were like then.
+            F.sum(F.when(F.datediff(day, F.col("order_date")).between(365 - SEASON, 364), 1)).alias(
+                "season_days"
+            ),
+            F.sum(
+                F.when(F.datediff(day, F.col("order_date")).between(TREND, 2 * TREND - 1), 1)
+            ).alias("previous_trend_days"),
+            F.sum(F.when(F.datediff(day, F.col("order_date")) < TREND, 1)).alias("trend_days"),
+        )
+    )
+
+    out = (
+        people.join(orders, "profile_id", "left")
+        .join(web, "profile_id", "left")
+        .join(rhythm, "profile_id", "left")
+    )
     out = out.select(
         "profile_id",
         F.datediff(day, F.col("first_seen_date")).cast("double").alias("tenure_days"),
@@ -143,20 +167,36 @@ def features_as_of(
             for c in feature_names(windows)
             if c not in _DAYS_SINCE
         ],
+        # No second purchase day yet: no rhythm, as far off as an event that never happened.
+        F.coalesce(F.col("mean_gap").cast("double"), F.lit(NEVER)).alias(
+            "mean_days_between_orders"
+        ),
+        F.coalesce(F.col("std_gap").cast("double"), F.lit(0.0)).alias("std_days_between_orders"),
+        # How late the next purchase is against the customer's own rhythm (0 without one).
+        F.coalesce(F.datediff(day, F.col("last_order_date")) - F.col("mean_gap"), F.lit(0.0))
+        .cast("double")
+        .alias("days_overdue"),
+        (
+            F.coalesce(F.col("trend_days"), F.lit(0))
+            - F.coalesce(F.col("previous_trend_days"), F.lit(0))
+        )
+        .cast("double")
+        .alias("purchase_days_trend"),
+        F.coalesce(F.col("season_days"), F.lit(0))
+        .cast("double")
+        .alias("purchase_days_season_last_year"),
+        F.when(F.col("lifetime_orders") > 0, F.col("lifetime_revenue") / F.col("lifetime_orders"))
+        .otherwise(0.0)
+        .alias("avg_order_value"),
     )
-    return out.withColumn(
-        "avg_order_value",
-        F.when(
-            F.col("lifetime_orders") > 0, F.col("lifetime_revenue") / F.col("lifetime_orders")
-        ).otherwise(0.0),
-    )
+    return out
 
 
 _DAYS_SINCE = ("tenure_days", "days_since_last_order", "days_since_first_order",
                "days_since_last_event")  # fmt: skip
 
 
-def feature_names(windows: Iterable[int] = (30, 90, 365)) -> list[str]:
+def feature_names(windows: Iterable[int] = (30, 90, 180, 365)) -> list[str]:
     """The feature columns :func:`features_as_of` returns, in model order."""
     windows = sorted(set(windows))
     names = [*_DAYS_SINCE, "lifetime_orders", "lifetime_revenue", "returns", "categories",
@@ -171,8 +211,19 @@ def feature_names(windows: Iterable[int] = (30, 90, 365)) -> list[str]:
 RFM_FEATURES = ("days_since_last_order", "lifetime_orders", "lifetime_revenue")
 
 
-def all_feature_names(windows: Iterable[int] = (30, 90, 365)) -> list[str]:
-    return [*feature_names(windows), "avg_order_value"]
+# Features of the purchase rhythm, the same for every window setting: the mean and spread
+# of the days between purchase days, how overdue the next one is, purchase days of the last
+# TREND days minus the TREND before them, and purchase days in the SEASON days that followed
+# this date a year ago. They need nothing but receipts, so a POS-only history has them.
+RHYTHM_FEATURES = ("mean_days_between_orders", "std_days_between_orders", "days_overdue",
+                   "purchase_days_trend", "purchase_days_season_last_year")  # fmt: skip
+TREND = 90
+SEASON = 90
+
+
+def all_feature_names(windows: Iterable[int] = (30, 90, 180, 365)) -> list[str]:
+    """Every feature column of :func:`features_as_of`, in model order."""
+    return [*feature_names(windows), *RHYTHM_FEATURES, "avg_order_value"]
 
 
 def purchase_label(purchases: DataFrame, cutoff: dt.date, horizon_days: int) -> DataFrame:

@@ -7,11 +7,16 @@ The split is by time, never by row: with ``h`` label days and the batch date ``D
 
 so the model is judged on a later window than it learnt from, as it will be used. ``h`` is
 the configured horizon, shortened to a third of the history when a new installation has less
-(the run logs the horizon it used and the scores carry it). The candidate is a
-gradient-boosted tree ensemble over the windowed behaviour features; a plain logistic
-regression on recency, frequency and monetary value is trained on the same split as the
-baseline it must beat. The candidate becomes the ``champion`` only when its holdout ROC AUC
-beats the current champion's on the very same holdout.
+(the run logs the horizon it used and the scores carry it).
+
+Each run fits every candidate on the training set (``propensity.candidates``): the textbook
+baseline, a logistic regression on log recency, frequency, monetary value and tenure, and
+gradient-boosted trees over every feature stacked on that baseline's margin. The one with the
+best holdout ROC AUC goes forward, so the platform's model never loses to the textbook on the
+window it is judged on; on a tie the simpler one. Its probabilities are then calibrated on the
+holdout (Platt scaling: monotone, so the ranking stays its own), so that a score of 0.3 means
+30 %. It becomes the ``champion`` only when its holdout ROC AUC beats the current champion's
+on the very same holdout. Every candidate's holdout metrics are logged in MLflow.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import GBTClassifier, LogisticRegression
-from pyspark.ml.feature import StandardScaler, VectorAssembler
+from pyspark.ml.feature import SQLTransformer, StandardScaler, VectorAssembler, VectorSlicer
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -104,11 +109,42 @@ def labelled_set(inputs: Inputs, settings: Settings, model: str, cutoff: dt.date
     return feats.labelled(x, feats.purchase_label(inputs.purchases, cutoff, label_days), model)
 
 
-def candidate_pipeline(columns: list[str], settings: Settings) -> Pipeline:
+# The textbook baseline's inputs, on a log scale: recency, frequency, monetary value, tenure.
+RFM_LOGS = {
+    "log_recency": "days_since_last_order",
+    "log_frequency": "lifetime_orders",
+    "log_monetary": "greatest(lifetime_revenue, 0)",
+    "log_tenure": "tenure_days",
+}
+
+
+def _rfm_stages() -> list:
+    """Logistic regression on the log RFM features and tenure, its margin in ``rfm_raw``."""
+    logs = ", ".join(f"ln(1 + {column}) AS {name}" for name, column in RFM_LOGS.items())
+    return [
+        SQLTransformer(statement=f"SELECT *, {logs} FROM __THIS__"),
+        VectorAssembler(inputCols=list(RFM_LOGS), outputCol="rfm_vector"),
+        StandardScaler(inputCol="rfm_vector", outputCol="rfm_scaled", withMean=True),
+        LogisticRegression(
+            featuresCol="rfm_scaled",
+            labelCol="label",
+            maxIter=100,
+            probabilityCol="rfm_probability",
+            rawPredictionCol="rfm_raw",
+            predictionCol="rfm_prediction",
+        ),
+    ]
+
+
+def gbt_pipeline(columns: list[str], settings: Settings) -> Pipeline:
+    """Gradient-boosted trees over every feature and the RFM baseline's margin (stacked: the
+    trees start from what the textbook model already knows), its margin in ``gbt_raw``."""
     p = settings.propensity
     return Pipeline(
         stages=[
-            VectorAssembler(inputCols=columns, outputCol="features"),
+            *_rfm_stages(),
+            VectorSlicer(inputCol="rfm_raw", outputCol="rfm_margin", indices=[1]),
+            VectorAssembler(inputCols=[*columns, "rfm_margin"], outputCol="features"),
             GBTClassifier(
                 featuresCol="features",
                 labelCol="label",
@@ -118,30 +154,73 @@ def candidate_pipeline(columns: list[str], settings: Settings) -> Pipeline:
                 minInstancesPerNode=p.min_instances_per_node,
                 subsamplingRate=p.subsampling_rate,
                 seed=p.seed,
-            ),
+            )
+            # Not constructor arguments of GBTClassifier in PySpark, though it has them.
+            .setProbabilityCol("gbt_probability")
+            .setRawPredictionCol("gbt_raw")
+            .setPredictionCol("gbt_prediction"),
         ]
     )
 
 
-def baseline_pipeline() -> Pipeline:
-    """Logistic regression on recency, frequency and monetary value."""
+def rfm_pipeline() -> Pipeline:
+    """The textbook baseline: logistic regression on log recency, frequency, monetary value
+    and tenure."""
+    return Pipeline(stages=_rfm_stages())
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One kind of model a training run fits; ``margin`` is its output column whose second
+    element orders the profiles (the log-odds for both kinds)."""
+
+    name: str
+    margin: str
+    probability: str
+
+
+# Every training run fits each on the same split; the best on the holdout goes forward. In
+# this order an exact tie goes to the simpler model.
+CANDIDATES = (
+    Candidate("rfm_logistic", "rfm_raw", "rfm_probability"),
+    Candidate("gbt", "gbt_raw", "gbt_probability"),
+)
+
+
+def candidate_pipeline(candidate: Candidate, columns: list[str], settings: Settings) -> Pipeline:
+    return rfm_pipeline() if candidate.name == "rfm_logistic" else gbt_pipeline(columns, settings)
+
+
+def calibration_pipeline(margin: str) -> Pipeline:
+    """Platt scaling: a logistic regression of the label on the model's margin, fitted on the
+    holdout, so that a score of 0.3 means 30 %. It is monotone, so the ranking (ROC AUC,
+    lift) stays the model's own; it writes the ``probability`` column scores are read from."""
     return Pipeline(
         stages=[
-            VectorAssembler(inputCols=list(feats.RFM_FEATURES), outputCol="rfm"),
-            StandardScaler(inputCol="rfm", outputCol="features", withMean=True),
-            LogisticRegression(featuresCol="features", labelCol="label", maxIter=100),
+            VectorSlicer(inputCol=margin, outputCol="calibration_margin", indices=[1]),
+            LogisticRegression(featuresCol="calibration_margin", labelCol="label", maxIter=100),
         ]
     )
 
 
-def scored(model: PipelineModel, df: DataFrame) -> DataFrame:
+def scored(model: PipelineModel, df: DataFrame, probability: str = "probability") -> DataFrame:
     """``df`` with ``score``: the model's probability of the positive class."""
     out = model.transform(df)
-    return out.withColumn("score", vector_to_array("probability")[1])
+    return out.withColumn("score", vector_to_array(probability)[1])
 
 
-def _metrics(model: PipelineModel, holdout: DataFrame) -> Metrics:
-    return evaluate(scored(model, holdout).select("score", "label"))
+def select(results: dict[str, Metrics], eligible: tuple[str, ...]) -> str:
+    """The eligible candidate with the best holdout ROC AUC: the first in CANDIDATES on a tie,
+    and when none can be judged (a holdout of one class)."""
+    names = [c.name for c in CANDIDATES if c.name in eligible and c.name in results]
+    judged = [name for name in names if _finite(results[name].roc_auc)]
+    if not judged:
+        return names[0]
+    return max(judged, key=lambda name: (results[name].roc_auc, -judged.index(name)))
+
+
+def _metrics(model: PipelineModel, holdout: DataFrame, probability: str = "probability") -> Metrics:
+    return evaluate(scored(model, holdout, probability).select("score", "label"))
 
 
 @dataclass(frozen=True)
@@ -153,9 +232,21 @@ class TrainingResult:
     reason: str
     label_days: int
     metrics: dict[str, float]
+    # The candidate that went forward (CANDIDATES).
+    algorithm: str = ""
 
     def brief(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _importances(chosen: PipelineModel, winner: Candidate, columns: list[str]) -> dict:
+    """What the chosen model leans on: the trees' feature importances, or the baseline's
+    coefficients on its standardised log features."""
+    last = chosen.stages[-1]
+    if winner.name == "gbt":
+        names = [*columns, "rfm_margin"]
+        return dict(zip(names, last.featureImportances.toArray().tolist(), strict=True))
+    return dict(zip(RFM_LOGS, last.coefficients.toArray().tolist(), strict=True))
 
 
 def _finite(value: float) -> bool:
@@ -172,6 +263,13 @@ def train(
     import pyspark
     from mlflow.models import infer_signature
 
+    eligible = settings.propensity.candidates
+    unknown = sorted(set(eligible) - {c.name for c in CANDIDATES})
+    if unknown or not eligible:
+        raise CdpError(
+            f"propensity.candidates: {', '.join(unknown) or 'none given'}; choose from "
+            f"{', '.join(c.name for c in CANDIDATES)}"
+        )
     client, experiment_id = registry.connect(settings)
     columns = feats.all_feature_names(inputs.windows)
     # Sorted by profile, so the same data gives the same model (the trees' row sampling
@@ -187,10 +285,25 @@ def train(
                 f"{model}: the training window after {split.train_cutoff} has "
                 f"{'no profiles' if classes == 0 else 'a single outcome'}; nothing to learn"
             )
-        candidate = candidate_pipeline(columns, settings).fit(train_set)
-        baseline = baseline_pipeline().fit(train_set)
+        # The baseline is always fitted: it is logged beside whatever wins.
+        kinds = [c for c in CANDIDATES if c.name in ("rfm_logistic", *eligible)]
+        fitted = {c.name: candidate_pipeline(c, columns, settings).fit(train_set) for c in kinds}
+        judged = {c.name: _metrics(fitted[c.name], holdout, c.probability) for c in kinds}
+        winner = next(c for c in CANDIDATES if c.name == select(judged, eligible))
+        chosen = fitted[winner.name]
+        holdout_classes = holdout.select("label").distinct().count()
+        if holdout_classes == 2:
+            calibrator = calibration_pipeline(winner.margin).fit(chosen.transform(holdout))
+            candidate = PipelineModel(stages=[*chosen.stages, *calibrator.stages])
+        else:
+            # Nothing to calibrate against: the model's own probabilities, as they are.
+            candidate = PipelineModel(
+                stages=[*chosen.stages, SQLTransformer(
+                    statement=f"SELECT *, {winner.probability} AS probability FROM __THIS__"
+                )]
+            )  # fmt: skip
         m_candidate = _metrics(candidate, holdout)
-        m_baseline = _metrics(baseline, holdout)
+        m_baseline = judged["rfm_logistic"]
         m_train = _metrics(candidate, train_set)
 
         current = registry.champion(client, settings, model)
@@ -202,19 +315,25 @@ def train(
                 log.warning("%s: champion v%s cannot score the holdout: %s", model,
                             current.version, str(exc).splitlines()[0])  # fmt: skip
 
-        importances = dict(
-            zip(columns, candidate.stages[-1].featureImportances.toArray().tolist(), strict=True)
-        )
+        importances = _importances(chosen, winner, columns)
         metrics = {
             **m_candidate.as_dict("holdout_"),
+            "holdout_brier_uncalibrated": judged[winner.name].brier,
             **m_baseline.as_dict("baseline_holdout_"),
+            **{
+                k: v
+                for name, m in judged.items()
+                for k, v in m.as_dict(f"candidate_{name}_holdout_").items()
+            },
             "train_roc_auc": m_train.roc_auc,
             **(m_champion.as_dict("champion_holdout_") if m_champion else {}),
         }
         with mlflow.start_run(
             experiment_id=experiment_id, run_name=f"{model} {split.as_of}"
         ) as run:
-            mlflow.set_tags({"model": model, "as_of": str(split.as_of), "data": data_label})
+            mlflow.set_tags({"model": model, "as_of": str(split.as_of), "data": data_label,
+                             "algorithm": winner.name,
+                             "calibrated": str(holdout_classes == 2).lower()})  # fmt: skip
             params = {
                 k: (",".join(map(str, v)) if isinstance(v, tuple) else v)
                 for k, v in dataclasses.asdict(settings.propensity).items()
@@ -225,7 +344,7 @@ def train(
                                "holdout_positives": m_candidate.positives})  # fmt: skip
             mlflow.log_metrics({k: v for k, v in metrics.items() if _finite(v)})
             mlflow.log_dict(
-                dict(sorted(importances.items(), key=lambda kv: -kv[1])),
+                dict(sorted(importances.items(), key=lambda kv: -abs(kv[1]))),
                 "feature_importances.json",
             )
             # The signature: column names and types only, never an example row of data.
@@ -243,12 +362,14 @@ def train(
         name = registry.registered_name(settings, model)
         client.set_model_version_tag(name, version, "promotion", reason)
         client.set_model_version_tag(name, version, "holdout_roc_auc", f"{m_candidate.roc_auc:.6f}")
+        client.set_model_version_tag(name, version, "algorithm", winner.name)
         if promoted:
             registry.promote(client, settings, model, version)
-        log.info("%s v%s: holdout ROC AUC %.4f (baseline %.4f): %s", model, version,
-                 m_candidate.roc_auc, m_baseline.roc_auc, reason)  # fmt: skip
+        log.info("%s v%s (%s): holdout ROC AUC %.4f (%s): %s", model, version, winner.name,
+                 m_candidate.roc_auc, ", ".join(f"{n} {m.roc_auc:.4f}" for n, m in judged.items()),
+                 reason)  # fmt: skip
         return TrainingResult(model, version, run.info.run_id, promoted, reason,
-                              split.label_days, metrics)  # fmt: skip
+                              split.label_days, metrics, winner.name)  # fmt: skip
     finally:
         train_set.unpersist()
         holdout.unpersist()
