@@ -15,7 +15,7 @@ DEMO_INITIAL_LOAD ?= 118
 DEMO_SEED ?= 7
 DEMO_END ?= 2026-11-24
 
-.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench eval-identity clean stack-deps up down
+.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench eval-identity clean stack-deps up down screenshots
 
 setup: venv jars
 
@@ -116,11 +116,16 @@ bench: setup
 # metadata database, Airflow's api-server, scheduler and dag-processor, a Spark standalone
 # master and two workers, all on loopback with their state in .stack/. `make up` is
 # idempotent and prints the URLs and the login; `make down` stops what it started.
+# The local stack's servers and its browser come from Debian's packages: PostgreSQL (Airflow's
+# metadata database) and Chromium (the screenshots and their test).
 stack-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
-	  echo "installing Debian's postgresql package"; \
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q postgresql >/dev/null; \
+	  $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $$missing >/dev/null; \
 	fi
 
 up: setup stack-deps
@@ -128,6 +133,13 @@ up: setup stack-deps
 
 down:
 	@if [ -x $(CDP) ]; then $(CDP) stack down; fi
+
+# The stack as an operator sees it, in headless Chromium: the Airflow UI's view of a nightly
+# run on the cluster, the Spark master UI and the run report, checked and saved under
+# docs/screenshots (README shows them). Triggers the demo's last night on the stack first.
+screenshots: demo-data up
+	$(CDP) stack trigger --date $(DEMO_END)
+	$(CDP) screenshots --out docs/screenshots
 
 clean:
 	rm -rf data .pytest_cache

@@ -248,3 +248,24 @@ def add_evaluate(sub: argparse._SubParsersAction, parents: Parents) -> None:
     )
     p.add_argument("--format", choices=["table", "json"], help="--matrix: output (default table)")
     p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_screenshots(args: argparse.Namespace) -> int:
+    from cdp.app.stack import StackSettings
+    from cdp_dev.screenshots import take
+
+    pages = take(StackSettings(), Path(args.out))
+    for page in pages.values():
+        print(f"{page.png}  {page.url}")
+    return 0
+
+
+def add_screenshots(sub: argparse._SubParsersAction, parents: Parents) -> None:
+    """`cdp screenshots`."""
+    p = sub.add_parser(
+        "screenshots",
+        parents=[parents.common],
+        help="the running stack's last nightly run in headless Chromium, checked, as PNGs",
+    )
+    p.add_argument("--out", default="docs/screenshots", help="folder for the PNGs")
+    p.set_defaults(func=cmd_screenshots)

@@ -24,9 +24,10 @@ from cdp.core import catalog
 from tests.conftest import cdp_env, table_snapshot
 
 CDP = [sys.executable, "-m", "cdp.app.cli"]
-# Before the nightly DAG's start_date (2026-01-01), as a retailer's history is: every task of
-# such a night must run (issue 18: a 1997 or 2019 date once built nothing and said success).
-END = dt.date(2019, 11, 24)
+# A backfill across the nightly DAG's start_date (2026-01-01): every task of the night before
+# it must run too (issue 18: a 1997 or 2019 date once built nothing and said success; the
+# stack's test builds a 1997 night, scheduled and embedded).
+END = dt.date(2026, 1, 1)
 DATES = [(END - dt.timedelta(days=1)).isoformat(), END.isoformat()]
 TASKS = {
     "land",
@@ -74,6 +75,8 @@ def test_every_dag_file_loads_without_import_errors(dag):
 
 def test_the_nightly_dag_runs_one_at_a_time_with_retries_in_build_order(dag):
     assert dag.max_active_runs == 1
+    # The backfill of the tests below crosses the start date.
+    assert DATES[0] < dag.start_date.date().isoformat() <= DATES[1]
     assert dag.catchup is False
     assert {t.task_id for t in dag.tasks} == TASKS
     # A failed quality gate is a fact about the data: it fails at once, no retries.

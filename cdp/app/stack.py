@@ -465,6 +465,14 @@ def trigger(
     return run
 
 
+def latest_run(s: StackSettings, dag_id: str, state: str = "success") -> dict | None:
+    """The newest run of ``dag_id`` in ``state`` (``dag_run_id``, ``conf``, ...), or None."""
+    runs = _api(
+        s, "GET", f"/api/v2/dags/{dag_id}/dagRuns?state={state}&order_by=-run_after&limit=1"
+    )
+    return runs["dag_runs"][0] if runs["dag_runs"] else None
+
+
 # --- the stack ------------------------------------------------------------------------------
 
 PROCESSES = (
