@@ -274,7 +274,7 @@ def run(args: argparse.Namespace) -> dict:
 def _model_quality(settings) -> list[dict]:
     """Holdout metrics of each champion model, from its MLflow run."""
     from jobs.models import registry
-    from jobs.models.training import MODELS
+    from jobs.models.training import CANDIDATES, MODELS
 
     client, _ = registry.connect(settings)
     out = []
@@ -299,7 +299,7 @@ def _model_quality(settings) -> list[dict]:
                 "algorithm": run.tags.get("algorithm"),
                 **{
                     f"{name}_roc_auc": m.get(f"candidate_{name}_holdout_roc_auc")
-                    for name in ("rfm_logistic", "gbt")
+                    for name in (c.name for c in CANDIDATES)
                 },
                 "brier_uncalibrated": m.get("holdout_brier_uncalibrated"),
             }

@@ -132,7 +132,7 @@ def features_as_of(
     )
 
     # The rhythm of a customer's buying: the days between one purchase day and the next.
-    days = bought.where(F.col("buy")).select("profile_id", "order_date").distinct()
+    days = bought.where(F.col("buy")).select("profile_id", "order_date", "age").distinct()
     previous = F.lag("order_date").over(Window.partitionBy("profile_id").orderBy("order_date"))
     rhythm = (
         days.withColumn("gap", F.datediff(F.col("order_date"), previous))
@@ -141,13 +141,11 @@ def features_as_of(
             F.avg("gap").alias("mean_gap"),
             F.stddev_samp("gap").alias("std_gap"),
             # The same days of the year, a year ago: what the next weeks were like then.
-            F.sum(F.when(F.datediff(day, F.col("order_date")).between(365 - SEASON, 364), 1)).alias(
-                "season_days"
+            F.sum(F.when(F.col("age").between(365 - SEASON, 364), 1)).alias("season_days"),
+            F.sum(F.when(F.col("age").between(TREND, 2 * TREND - 1), 1)).alias(
+                "previous_trend_days"
             ),
-            F.sum(
-                F.when(F.datediff(day, F.col("order_date")).between(TREND, 2 * TREND - 1), 1)
-            ).alias("previous_trend_days"),
-            F.sum(F.when(F.datediff(day, F.col("order_date")) < TREND, 1)).alias("trend_days"),
+            F.sum(F.when(F.col("age") < TREND, 1)).alias("trend_days"),
         )
     )
 
@@ -205,10 +203,6 @@ def feature_names(windows: Iterable[int] = (30, 90, 180, 365)) -> list[str]:
         names += [f"orders_{w}d", f"revenue_{w}d", f"events_{w}d", f"active_days_{w}d",
                   f"intent_events_{w}d"]  # fmt: skip
     return names
-
-
-# The plain RFM baseline's inputs: recency, frequency and monetary value at the cutoff.
-RFM_FEATURES = ("days_since_last_order", "lifetime_orders", "lifetime_revenue")
 
 
 # Features of the purchase rhythm, the same for every window setting: the mean and spread

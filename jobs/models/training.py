@@ -291,8 +291,9 @@ def train(
         judged = {c.name: _metrics(fitted[c.name], holdout, c.probability) for c in kinds}
         winner = next(c for c in CANDIDATES if c.name == select(judged, eligible))
         chosen = fitted[winner.name]
-        holdout_classes = holdout.select("label").distinct().count()
-        if holdout_classes == 2:
+        # Both outcomes on the holdout (its counts are the candidate's metrics already).
+        calibrated = 0 < judged[winner.name].positives < judged[winner.name].rows
+        if calibrated:
             calibrator = calibration_pipeline(winner.margin).fit(chosen.transform(holdout))
             candidate = PipelineModel(stages=[*chosen.stages, *calibrator.stages])
         else:
@@ -333,7 +334,7 @@ def train(
         ) as run:
             mlflow.set_tags({"model": model, "as_of": str(split.as_of), "data": data_label,
                              "algorithm": winner.name,
-                             "calibrated": str(holdout_classes == 2).lower()})  # fmt: skip
+                             "calibrated": str(calibrated).lower()})  # fmt: skip
             params = {
                 k: (",".join(map(str, v)) if isinstance(v, tuple) else v)
                 for k, v in dataclasses.asdict(settings.propensity).items()
