@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import statistics
 from decimal import Decimal
 
 import numpy as np
@@ -97,6 +98,35 @@ def test_windows_count_only_their_days(spark):
     assert row["store_share"] == pytest.approx(0.75)
 
 
+def test_the_purchase_rhythm_comes_from_the_days_between_purchase_days(spark):
+    back = [0, 20, 20, 60, 100, 300]  # days before the cutoff; two orders on one day
+    orders = [
+        ("p1", f"o{i}", CUTOFF - dt.timedelta(days=d), 10.0, "store") for i, d in enumerate(back)
+    ]
+    orders.append(("p2", "single", CUTOFF - dt.timedelta(days=5), 10.0, "store"))
+    rows = {
+        r["profile_id"]: r
+        for r in feats.features_as_of(
+            _population(spark, ["p1", "p2", "p3"]), _purchases(spark, orders),
+            _activity(spark, []), CUTOFF,
+        ).collect()
+    }  # fmt: skip
+    p1 = rows["p1"]
+    # Purchase days 300, 100, 60, 20, 0 days back: gaps 200, 40, 40, 20.
+    assert p1["mean_days_between_orders"] == pytest.approx(75.0)
+    assert p1["std_days_between_orders"] == pytest.approx(statistics.stdev([200, 40, 40, 20]))
+    assert p1["days_overdue"] == pytest.approx(0 - 75.0)
+    # Purchase days in the last 90 (0, 20, 60) minus the 90 before (100).
+    assert p1["purchase_days_trend"] == 3 - 1
+    # 300 days back lies in the 90 days that followed this date a year ago (275..364).
+    assert p1["purchase_days_season_last_year"] == 1
+    # One purchase day, or none: no rhythm ("never", and 0 overdue).
+    for pid in ("p2", "p3"):
+        assert rows[pid]["mean_days_between_orders"] == feats.NEVER
+        assert rows[pid]["std_days_between_orders"] == 0 and rows[pid]["days_overdue"] == 0
+    assert rows["p2"]["purchase_days_trend"] == 1 and rows["p3"]["purchase_days_trend"] == 0
+
+
 def test_profiles_not_yet_seen_are_not_in_the_set(spark):
     people = spark.createDataFrame(
         [("old", dt.datetime(2026, 1, 1)), ("new", dt.datetime(2026, 9, 2))],
@@ -168,6 +198,21 @@ def test_the_best_candidate_on_the_holdout_is_chosen_and_a_tie_goes_to_the_simpl
     # Only the eligible compete; a holdout of one class judges none: the first eligible.
     assert select({"rfm_logistic": strong, "gbt": weak}, ("gbt",)) == "gbt"
     assert select({"rfm_logistic": undefined, "gbt": undefined}, both) == "rfm_logistic"
+
+
+def test_an_unknown_candidate_is_a_one_line_error_naming_the_setting():
+    import dataclasses
+
+    from cdp.core.settings import PropensitySettings, Settings
+    from jobs.models.training import train
+
+    for wrong, named in ((("gbt", "xgboost"), "xgboost"), ((), "none given")):
+        settings = dataclasses.replace(Settings(), propensity=PropensitySettings(candidates=wrong))
+        with pytest.raises(CdpError) as failed:
+            train(None, settings, "purchase_propensity", None)
+        assert str(failed.value) == (
+            f"propensity.candidates: {named}; choose from rfm_logistic, gbt"
+        )
 
 
 def test_promotion_rule():
