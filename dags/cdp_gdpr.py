@@ -49,12 +49,13 @@ def cdp_gdpr():
     )
     def handle_request() -> dict:
         """Resolve the person through the identity graph and carry out the request."""
-        from cdp.app.orchestration import settings_from_params
+        from cdp.app.orchestration import settings_for_task
         from cdp.core.spark import get_spark
         from jobs.gdpr import requests
 
-        params = get_current_context()["params"]
-        settings = settings_from_params(params)
+        context = get_current_context()
+        params = context["params"]
+        settings = settings_for_task(context)
         namespace, identifier = requests.read_request_file(params["request_file"])
         spark = get_spark(settings)
         if params["kind"] == "access":

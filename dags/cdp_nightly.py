@@ -40,11 +40,11 @@ def asset(table: str) -> Asset:
 
 def _run_context() -> tuple[Any, Any, str]:
     """(settings, spark, batch_date) for the running task, from the DAG run's params."""
-    from cdp.app.orchestration import batch_date_from_context, settings_from_params
+    from cdp.app.orchestration import batch_date_from_context, settings_for_task
     from cdp.core.spark import get_spark
 
     context = get_current_context()
-    settings = settings_from_params(context["params"])
+    settings = settings_for_task(context)
     return settings, get_spark(settings), batch_date_from_context(context)
 
 

@@ -131,6 +131,22 @@ def test_tasks_read_their_settings_and_batch_date_from_the_run_params(tmp_path):
     assert batch_date_from_context({"params": {}, "logical_date": logical}) == "2026-11-24"
 
 
+def test_each_task_names_its_spark_application(tmp_path):
+    """On the stack every task is a Spark application of its own: the master UI lists them
+    by task and night, not as a column of "cdp"."""
+    from types import SimpleNamespace
+
+    from cdp.app.orchestration import settings_for_task
+
+    params = {"warehouse": str(tmp_path / "wh"), "batch_date": "1997-09-30"}
+    ti = SimpleNamespace(dag_id="cdp_nightly", task_id="identity")
+    settings = settings_for_task({"params": params, "ti": ti})
+    assert settings.spark.app_name == "cdp cdp_nightly.identity 1997-09-30"
+    assert settings.paths.warehouse == str(tmp_path / "wh")
+    # Outside a task (no task instance), the configured name stands.
+    assert settings_for_task({"params": params}).spark.app_name == "cdp"
+
+
 @pytest.fixture(scope="module")
 def nightly(tmp_path_factory):
     """A tiny landing zone built by `cdp run --from --to` in a fresh process."""

@@ -21,7 +21,7 @@ import os
 import sys
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,19 @@ def settings_from_params(params: Mapping[str, Any]) -> Settings:
     return load_settings(params.get("config") or None).with_paths(
         landing=params.get("landing") or None, warehouse=params.get("warehouse") or None
     )
+
+
+def settings_for_task(context: Mapping[str, Any]) -> Settings:
+    """``settings_from_params`` for the running task, its Spark application named after the
+    task and the batch date ("cdp cdp_nightly.identity 2026-11-24"), so that a cluster's
+    master UI tells the night's applications apart (each task on the stack is a process and a
+    Spark application of its own; an embedded run's one session keeps its first name)."""
+    settings = settings_from_params(context["params"])
+    ti = context.get("ti")
+    if ti is None:
+        return settings
+    name = f"{settings.spark.app_name} {ti.dag_id}.{ti.task_id} {batch_date_from_context(context)}"
+    return replace(settings, spark=replace(settings.spark, app_name=name))
 
 
 def batch_date_from_context(context: Mapping[str, Any]) -> str:
