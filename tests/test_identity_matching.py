@@ -86,7 +86,7 @@ def test_guards_keep_household_members_apart(spark):
     }
 
 
-def test_one_persons_several_contacts_and_a_year_next_door_are_no_second_person(spark):
+def test_one_persons_several_contacts_are_no_second_person_but_a_twin_or_a_son_is(spark):
     """One name and one birth date with two emails and two phones is one person who gave
     several; without a given name on one side it may be a twin, and stays apart; with
     birth dates more than two slips apart, a father and a son."""

@@ -44,7 +44,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.identity.graph import latest_versions, vertex_id
+from jobs.identity.graph import birth_dates_compatible, latest_versions, vertex_id
 
 if TYPE_CHECKING:
     from cdp.core.settings import IdentitySettings
@@ -671,17 +671,11 @@ def cannot_link() -> Column:
     # son, and twins' given names are caught above, so differing contacts are one person's
     # several. A record without a given name beside a twin with other contacts stays apart.
     both_named = F.coalesce((F.length("fn_l") > 1) & (F.length("fn_r") > 1), F.lit(False))
-    same_born = both_named & F.coalesce(
-        (
-            F.levenshtein(F.date_format("bd_l", "yyyy-MM-dd"), F.date_format("bd_r", "yyyy-MM-dd"))
-            <= 1
-        )
-        | (
-            (F.year("bd_l") == F.year("bd_r"))
-            & (F.month("bd_l") == F.dayofmonth("bd_r"))
-            & (F.dayofmonth("bd_l") == F.month("bd_r"))
-        ),
-        F.lit(False),
+    same_born = (
+        both_named
+        & F.col("bd_l").isNotNull()
+        & F.col("bd_r").isNotNull()
+        & birth_dates_compatible(F.col("bd_l"), F.col("bd_r"))
     )
     contacts_conflict = (emails_differ & phones_differ & ~(same_born & ~other_spelling)) | (
         other_spelling & (emails_differ | phones_differ) & ~a_contact_agrees
