@@ -108,7 +108,7 @@ ACTIVATION_EXPORTS = Schema(
 IDENTITY_CUTS = Schema(
     name="audit.identity_cuts",
     description="Identifiers and edges the guard rails refused to link on, with reason: "
-    "blocked_value, shared_identifier, household_identifier, weak_link, "
+    "blocked_value, shared_identifier, household_identifier, bridging_record, weak_link, "
     "links_several_persons, event_joins_persons, profile_limit.",
     grain="one row per (identifier, reason, batch date) kept out of linking",
     partition_by=("batch_date",),
@@ -118,8 +118,9 @@ IDENTITY_CUTS = Schema(
         Field(
             "reason",
             "string",
-            "blocked_value, shared_identifier, household_identifier, weak_link, "
-            "links_several_persons, event_joins_persons or profile_limit (docs/identity.md).",
+            "blocked_value, shared_identifier, household_identifier, bridging_record, "
+            "weak_link, links_several_persons, event_joins_persons or profile_limit "
+            "(docs/identity.md).",
         ),
         # A cut's detail names what the identifier was seen with ("seen with crm_id:X").
         Field("detail", "string", "Readable detail of the cut.", labels=ID_DIRECT),

@@ -246,3 +246,61 @@ def test_a_record_corrected_in_its_source_links_what_it_says_now(spark):
         frozenset({"crm_id:1", "email:ann@x.se", "phone:+4670"}),
         frozenset({"loyalty_id:7", "email:mo@x.se"}),
     }
+
+
+@pytest.mark.slow  # a resolution on inline data; not in make test-fast
+def test_a_record_that_tells_nothing_does_not_join_a_mother_and_her_daughter(spark):
+    """A nameless, dateless sign-up carries the family email (which only the daughter's own
+    records use) and the mother's phone: no identifier is used by both women, so no household
+    rule sees it, but the record would join them. Its links are cut (``bridging_record``);
+    the same nameless record beside one person only keeps its links."""
+    import dataclasses
+
+    from jobs.identity.run import resolve
+
+    obs = obs_frame(
+        spark,
+        [
+            ("crm:1", "crm", "crm_id", "1"),  # Nina
+            ("crm:1", "crm", "email", "nina@x.se"),
+            ("crm:1", "crm", "phone", "+46701"),
+            ("crm:2", "crm", "crm_id", "2"),  # Alva, her daughter
+            ("crm:2", "crm", "email", "familjen@x.se"),
+            ("crm:3", "crm", "crm_id", "3"),  # nobody's name, nobody's birth date
+            ("crm:3", "crm", "email", "familjen@x.se"),
+            ("crm:3", "crm", "phone", "+46701"),
+            ("crm:4", "crm", "crm_id", "4"),  # Olof, alone
+            ("crm:4", "crm", "email", "olof@x.se"),
+            ("crm:5", "crm", "crm_id", "5"),  # nameless, with Olof's email and phone
+            ("crm:5", "crm", "email", "olof@x.se"),
+            ("crm:5", "crm", "phone", "+46709"),
+            ("crm:6", "crm", "crm_id", "6"),
+            ("crm:6", "crm", "phone", "+46709"),
+        ],
+    )
+    people = spark.createDataFrame(
+        [
+            ("crm:1", "nina", "johansson", D(1968, 4, 10)),
+            ("crm:2", "alva", "johansson", D(2003, 8, 5)),
+            ("crm:3", None, "johanson", None),
+            ("crm:4", "olof", "berg", D(1950, 1, 2)),
+            ("crm:5", None, "berg", None),
+            ("crm:6", "olof", "berg", D(1950, 1, 2)),
+        ],
+        "record_id string, first_name_key string, last_name_key string, birth_date date",
+    )
+    settings = dataclasses.replace(IdentitySettings(), probabilistic_matching=False)
+    r = resolve(spark, people, obs, settings)
+    rows = r.components.join(r.vertices, "id").collect()
+    got = partition((f"{m['namespace']}:{m['value']}", m["component"]) for m in rows)
+    assert got == {
+        frozenset({"crm_id:1", "email:nina@x.se", "phone:+46701"}),
+        frozenset({"crm_id:2", "email:familjen@x.se"}),
+        frozenset({"crm_id:3"}),
+        frozenset({"crm_id:4", "email:olof@x.se", "crm_id:5", "phone:+46709", "crm_id:6"}),
+    }
+    cuts = r.cuts.where(F.col("reason") == "bridging_record").collect()
+    assert [(c["namespace"], c["value"], c["records"]) for c in cuts] == [("crm_id", "3", 1)]
+    assert cuts[0]["detail"].endswith(
+        "2 people whose names or birth dates differ: email:familjen@x.se, phone:+46701"
+    )

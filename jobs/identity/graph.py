@@ -171,6 +171,49 @@ def birth_dates_compatible(a: Column, b: Column) -> Column:
     )
 
 
+def person_traits(person_records: DataFrame) -> DataFrame:
+    """(record_id, name, surname, born) of person records: what tells whose a record is.
+    Silver without a surname or birth date column (probabilistic matching off) gives nulls."""
+
+    def optional(column: str, alias: str, kind: str) -> Column:
+        present = column in person_records.columns
+        return (F.col(column) if present else F.lit(None).cast(kind)).alias(alias)
+
+    return person_records.select(
+        "record_id",
+        F.col("first_name_key").alias("name"),
+        optional("last_name_key", "surname", "string"),
+        optional("birth_date", "born", "date"),
+    )
+
+
+def traits_contradict(max_name_distance: float = 0.34) -> Column:
+    """Over ``name, surname, born`` and ``other_name, other_surname, other_born``: two people.
+
+    First names differ by more than ``max_name_distance`` (Levenshtein distance over the
+    longer name; a name written surname first in one system is the same name), or birth
+    dates contradict each other (``birth_dates_compatible``). A missing value contradicts
+    nothing.
+    """
+    distance = F.levenshtein("name", "other_name") / F.greatest(
+        F.length("name"), F.length("other_name")
+    )
+    swapped = (F.col("name") == F.col("other_surname")) & (F.col("surname") == F.col("other_name"))
+    names_differ = F.coalesce((distance > max_name_distance) & ~swapped, F.lit(False))
+    return names_differ | ~birth_dates_compatible(F.col("born"), F.col("other_born"))
+
+
+def _with_other(traits: DataFrame, *keys: str) -> DataFrame:
+    """``traits`` joined on ``keys`` with a second copy of itself (``other_`` columns)."""
+    other = traits.select(
+        *keys,
+        F.col("name").alias("other_name"),
+        F.col("surname").alias("other_surname"),
+        F.col("born").alias("other_born"),
+    )
+    return traits.join(other, list(keys))
+
+
 def household_identifiers(
     obs: DataFrame,
     person_records: DataFrame,
@@ -180,23 +223,10 @@ def household_identifiers(
     """Contact points shared by different people of one household: a family email, a landline.
 
     Two person records (CRM, loyalty) carrying the same email or phone are two people, not
-    one, when their first names differ by more than ``max_name_distance`` (Levenshtein
-    distance over the longer name; a name written surname first is the same name) or their
-    birth dates contradict each other (``birth_dates_compatible``): the identifier must not
-    link them.
+    one, when their first names or birth dates say so (``traits_contradict``): the
+    identifier must not link them.
     """
-
-    def optional(column: str, alias: str, kind: str) -> Column:
-        present = column in person_records.columns
-        return (F.col(column) if present else F.lit(None).cast(kind)).alias(alias)
-
-    columns = [
-        "record_id",
-        F.col("first_name_key").alias("name"),
-        optional("last_name_key", "surname", "string"),
-        optional("birth_date", "born", "date"),
-    ]
-    people = person_records.select(*columns).where(
+    people = person_traits(person_records).where(
         F.col("name").isNotNull() | F.col("born").isNotNull()
     )
     contact = obs.where(F.col("namespace").isin(*namespaces)).select(
@@ -205,23 +235,8 @@ def household_identifiers(
     described = contact.join(people, "record_id").select(
         "namespace", "value", "name", "surname", "born"
     )
-    described = described.distinct()
-    other = described.select(
-        "namespace",
-        "value",
-        F.col("name").alias("other_name"),
-        F.col("surname").alias("other_surname"),
-        F.col("born").alias("other_born"),
-    )
-    pairs = described.join(other, ["namespace", "value"])
-    distance = F.levenshtein("name", "other_name") / F.greatest(
-        F.length("name"), F.length("other_name")
-    )
-    # A name written surname first in one system is the same name.
-    swapped = (F.col("name") == F.col("other_surname")) & (F.col("surname") == F.col("other_name"))
-    names_differ = F.coalesce((distance > max_name_distance) & ~swapped, F.lit(False))
-    dates_differ = ~birth_dates_compatible(F.col("born"), F.col("other_born"))
-    clashes = pairs.where(names_differ | dates_differ)
+    pairs = _with_other(described.distinct(), "namespace", "value")
+    clashes = pairs.where(traits_contradict(max_name_distance))
     who = F.concat_ws(
         " ", F.coalesce("name", F.lit("?")), F.coalesce(F.col("born").cast("string"), F.lit("?"))
     )
@@ -232,6 +247,81 @@ def household_identifiers(
             F.concat_ws(", ", F.array_sort(F.collect_set(who))),
         ).alias("detail"),
         F.count(F.lit(1)).alias("records"),
+    )
+
+
+def untold_records_of_torn_persons(
+    person_obs: DataFrame, person_records: DataFrame, persons: DataFrame
+) -> DataFrame:
+    """(record_id) of the person records that may have joined two people: records that do not
+    tell whose they are (no given name beyond an initial, no birth date) inside a person
+    component whose telling records contradict each other (``traits_contradict``: Nina born
+    1968 and her daughter Alva born 2003).
+
+    A sign-up form left nameless with the family's email and the mother's phone links the
+    daughter's records (the email) to the mother's (the phone); no single identifier is used
+    by both, so ``household_identifiers`` cannot see it. ``person_obs``: the linking
+    observations of person records; ``persons``: (id, component) of the person graph.
+    """
+    placed = (
+        person_obs.select("record_id", vertex_id(F.col("namespace"), F.col("value")).alias("id"))
+        .join(persons, "id")
+        .select("record_id", "component")
+        .distinct()
+    )
+    # An initial tells nothing: "e" beside "elin" is no contradiction.
+    traits = person_traits(person_records).withColumn(
+        "name", F.when(F.length("name") > 1, F.col("name"))
+    )
+    placed = placed.join(traits, "record_id")
+    told = F.col("name").isNotNull() | F.col("born").isNotNull()
+    telling = placed.where(told).select("component", "name", "surname", "born").distinct()
+    torn = _with_other(telling, "component").where(traits_contradict()).select("component")
+    return placed.where(~told).join(torn.distinct(), "component").select("record_id")
+
+
+def bridging_records(
+    person_obs: DataFrame, suspects: DataFrame, persons_without: DataFrame
+) -> DataFrame:
+    """The ``suspects`` (record_id) that do join different people: once the suspects' own links
+    are gone (``persons_without``: (id, component) of that graph), the identifiers they share
+    with other person records lie in two or more components. A cut row each, for
+    ``audit.identity_cuts``: the record's strongest identifier, reason ``bridging_record``.
+    A suspect whose shared identifiers all lie in one component joined nobody new: its links
+    stay.
+    """
+    ids = person_obs.select(
+        "record_id", "namespace", "value", vertex_id(F.col("namespace"), F.col("value")).alias("id")
+    ).distinct()
+    held_by_others = ids.join(suspects, "record_id", "left_anti").select("id").distinct()
+    theirs = ids.join(suspects, "record_id")
+    reach = theirs.join(held_by_others, "id").join(persons_without, "id")
+    ranked = theirs.withColumn("_rank", namespace_rank(F.col("namespace")))
+    strongest = ranked.groupBy("record_id").agg(
+        F.min_by(F.struct("namespace", "value"), F.struct("_rank", "value")).alias("own")
+    )
+    shown = F.concat_ws(":", "namespace", "value")
+    return (
+        reach.groupBy("record_id")
+        .agg(
+            F.count_distinct("component").alias("people"),
+            F.concat_ws(", ", F.array_sort(F.collect_set(shown))).alias("carried"),
+        )
+        .where(F.col("people") > 1)
+        .join(strongest, "record_id")
+        .select(
+            F.col("own.namespace").alias("namespace"),
+            F.col("own.value").alias("value"),
+            F.lit("bridging_record").alias("reason"),
+            F.concat(
+                F.lit("a record without a given name or birth date carrying identifiers of "),
+                F.col("people").cast("string"),
+                F.lit(" people whose names or birth dates differ: "),
+                F.col("carried"),
+            ).alias("detail"),
+            F.lit(1).cast("long").alias("records"),
+            "record_id",
+        )
     )
 
 

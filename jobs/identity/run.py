@@ -28,11 +28,13 @@ from jobs.identity.attribution import record_profiles
 from jobs.identity.components import connected_components
 from jobs.identity.graph import (
     apply_blocklist,
+    bridging_records,
     edges,
     household_identifiers,
     observations,
     shared_identifiers,
     still_held,
+    untold_records_of_torn_persons,
     vertices,
 )
 from jobs.identity.limits import enforce_profile_limits
@@ -161,6 +163,30 @@ def _probabilistic_edges(
     return edges, scored
 
 
+def _bridging_records(
+    spark: SparkSession,
+    kept: DataFrame,
+    shared: DataFrame,
+    linking: DataFrame,
+    people: DataFrame,
+    person_ids: DataFrame,
+    persons: DataFrame,
+) -> DataFrame | None:
+    """Person records that join two people who cannot be one while telling nothing of whose
+    they are (``graph.untold_records_of_torn_persons``, ``graph.bridging_records``), as cut
+    rows with their record_id; None when there are none, which is the common case and costs
+    one join. Their links are dropped; their identifiers still link through other records."""
+    person_obs = linking.where(F.col("source").isin(*attachment.PERSON_SOURCES))
+    suspects = untold_records_of_torn_persons(person_obs, people, persons).localCheckpoint()
+    if suspects.limit(1).count() == 0:
+        return None
+    without = edges(kept.join(suspects, "record_id", "left_anti"), shared)
+    person_edges, _ = attachment.split_edges(without)
+    apart = connected_components(spark, person_ids, person_edges)
+    bridges = bridging_records(person_obs, suspects, apart).localCheckpoint()
+    return None if bridges.limit(1).count() == 0 else bridges
+
+
 @dataclass
 class Resolution:
     """What ``resolve`` found: the graph, its profiles (components) and every cut."""
@@ -200,6 +226,13 @@ def resolve(
     person_edges, event_edges = attachment.split_edges(det_edges)
     person_ids = attachment.person_vertices(linking)
     persons = connected_components(spark, person_ids, person_edges).localCheckpoint()
+    bridges = _bridging_records(spark, kept, shared, linking, people, person_ids, persons)
+    bridge_cuts = shared.limit(0)
+    if bridges is not None:
+        det_edges = edges(kept.join(bridges, "record_id", "left_anti"), shared).localCheckpoint()
+        person_edges, event_edges = attachment.split_edges(det_edges)
+        persons = connected_components(spark, person_ids, person_edges).localCheckpoint()
+        bridge_cuts = bridges.drop("record_id")
     prob_edges = match = None
     if settings.probabilistic_matching:
         found = _probabilistic_edges(spark, settings, people, persons, shared, match_model)
@@ -233,6 +266,7 @@ def resolve(
     )
     cuts = (
         blocked.unionByName(shared)
+        .unionByName(bridge_cuts)
         .unionByName(weak_cuts)
         .unionByName(attach_cuts)
         .unionByName(limit_cuts)
