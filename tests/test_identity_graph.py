@@ -174,10 +174,21 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:6", "crm", "email", "peder.andersen@outlook.com"),
             ("loyalty:7", "loyalty", "loyalty_id", "7"),
             ("loyalty:7", "loyalty", "email", "peder.andersen@outlook.com"),
+            # An initial is that name's (S. and Solveig), not another's (K. and Solveig).
+            ("crm:10", "crm", "crm_id", "10"),
+            ("crm:10", "crm", "email", "s.arvidsson@telia.com"),
+            ("crm:11", "crm", "crm_id", "11"),
+            ("crm:11", "crm", "email", "s.arvidsson@telia.com"),
+            ("crm:11", "crm", "phone", "+4658612345"),
+            ("crm:12", "crm", "crm_id", "12"),
+            ("crm:12", "crm", "phone", "+4658612345"),
         ],
     )
     people = spark.createDataFrame(
         [
+            ("crm:10", "s", "arvidsson", None),
+            ("crm:11", "solveig", "arvidsson", D(1968, 3, 8)),
+            ("crm:12", "k", "arvidsson", None),
             ("crm:1", "anna", "blom", None),
             ("crm:2", "lars", "blom", None),
             ("crm:3", "johanna", "lind", D(1980, 3, 14)),
@@ -190,7 +201,7 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
         "record_id string, first_name_key string, last_name_key string, birth_date date",
     )
     rows = {r["value"]: r for r in household_identifiers(obs, people).collect()}
-    assert set(rows) == {"familjen.blom@hotmail.com", "+4631123456"}
+    assert set(rows) == {"familjen.blom@hotmail.com", "+4631123456", "+4658612345"}
     assert {r["reason"] for r in rows.values()} == {"household_identifier"}
     assert rows["familjen.blom@hotmail.com"]["detail"].endswith("anna ?, lars ?")
     assert rows["+4631123456"]["detail"].endswith("? 1961-05-02, maja 1994-08-30")

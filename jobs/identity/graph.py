@@ -191,15 +191,20 @@ def traits_contradict(max_name_distance: float = 0.34) -> Column:
     """Over ``name, surname, born`` and ``other_name, other_surname, other_born``: two people.
 
     First names differ by more than ``max_name_distance`` (Levenshtein distance over the
-    longer name; a name written surname first in one system is the same name), or birth
-    dates contradict each other (``birth_dates_compatible``). A missing value contradicts
-    nothing.
+    longer name; a name written surname first in one system is the same name; an initial
+    differs only from names with another first letter), or birth dates contradict each other
+    (``birth_dates_compatible``). A missing value contradicts nothing.
     """
-    distance = F.levenshtein("name", "other_name") / F.greatest(
-        F.length("name"), F.length("other_name")
+    name, other = F.col("name"), F.col("other_name")
+    distance = F.levenshtein(name, other) / F.greatest(F.length(name), F.length(other))
+    swapped = (name == F.col("other_surname")) & (F.col("surname") == other)
+    initial = F.least(F.length(name), F.length(other)) == 1
+    names_differ = F.coalesce(
+        F.when(initial, F.left(name, F.lit(1)) != F.left(other, F.lit(1))).otherwise(
+            (distance > max_name_distance) & ~swapped
+        ),
+        F.lit(False),
     )
-    swapped = (F.col("name") == F.col("other_surname")) & (F.col("surname") == F.col("other_name"))
-    names_differ = F.coalesce((distance > max_name_distance) & ~swapped, F.lit(False))
     return names_differ | ~birth_dates_compatible(F.col("born"), F.col("other_born"))
 
 
