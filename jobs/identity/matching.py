@@ -271,9 +271,20 @@ def birth_dates_apart(a: Column, b: Column) -> Column:
 
 def _names_swapped(fn_l: str, ln_l: str, fn_r: str, ln_r: str) -> str:
     """Spark SQL: given name and surname written the other way round, slips allowed: one
-    of the two crossed pairs close, the other at least related."""
+    of the two crossed pairs close, the other at least related or an initial of it
+    ("L. Julia" beside Julia Lindgren: the surname shortened to its initial and put first)."""
     a, b = f"jaro_winkler({fn_l}, {ln_r})", f"jaro_winkler({ln_l}, {fn_r})"
-    return f"(({a} >= {CLOSE} AND {b} >= {RELATED}) OR ({a} >= {RELATED} AND {b} >= {CLOSE}))"
+
+    def related_or_initial(jw: str, x: str, y: str) -> str:
+        return (
+            f"({jw} >= {RELATED} OR (length({x}) = 1 AND substr({y}, 1, 1) = {x})"
+            f" OR (length({y}) = 1 AND substr({x}, 1, 1) = {y}))"
+        )
+
+    return (
+        f"(({a} >= {CLOSE} AND {related_or_initial(b, ln_l, fn_r)})"
+        f" OR ({related_or_initial(a, fn_l, ln_r)} AND {b} >= {CLOSE}))"
+    )
 
 
 def model_settings() -> Any:
