@@ -182,6 +182,11 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:11", "crm", "phone", "+4658612345"),
             ("crm:12", "crm", "crm_id", "12"),
             ("crm:12", "crm", "phone", "+4658612345"),
+            # Swapped, the surname cut to its initial: L. Julia is Julia Lindgren.
+            ("crm:13", "crm", "crm_id", "13"),
+            ("crm:13", "crm", "email", "julia.l@x.fi"),
+            ("crm:14", "crm", "crm_id", "14"),
+            ("crm:14", "crm", "email", "julia.l@x.fi"),
         ],
     )
     people = spark.createDataFrame(
@@ -189,6 +194,8 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:10", "s", "arvidsson", None),
             ("crm:11", "solveig", "arvidsson", D(1968, 3, 8)),
             ("crm:12", "k", "arvidsson", None),
+            ("crm:13", "l", "julia", D(1998, 3, 25)),
+            ("crm:14", "julia", "lindgren", D(1998, 3, 25)),
             ("crm:1", "anna", "blom", None),
             ("crm:2", "lars", "blom", None),
             ("crm:3", "johanna", "lind", D(1980, 3, 14)),
@@ -263,8 +270,9 @@ def test_a_record_corrected_in_its_source_links_what_it_says_now(spark):
 def test_a_record_that_tells_nothing_does_not_join_a_mother_and_her_daughter(spark):
     """A nameless, dateless sign-up carries the family email (which only the daughter's own
     records use) and the mother's phone: no identifier is used by both women, so no household
-    rule sees it, but the record would join them. Its links are cut (``bridging_record``);
-    the same nameless record beside one person only keeps its links."""
+    rule sees it, but the record would join them. Its links are cut (``bridging_record``).
+    A nameless record that joins only one person's records (Alva's CRM and loyalty records),
+    in the same torn component or beside one person alone, keeps its links."""
     import dataclasses
 
     from jobs.identity.run import resolve
@@ -277,6 +285,12 @@ def test_a_record_that_tells_nothing_does_not_join_a_mother_and_her_daughter(spa
             ("crm:1", "crm", "phone", "+46701"),
             ("crm:2", "crm", "crm_id", "2"),  # Alva, her daughter
             ("crm:2", "crm", "email", "familjen@x.se"),
+            ("crm:2", "crm", "phone", "+46703"),
+            ("loyalty:8", "loyalty", "loyalty_id", "8"),  # Alva as a loyalty member
+            ("loyalty:8", "loyalty", "email", "alva@x.se"),
+            ("crm:7", "crm", "crm_id", "7"),  # nameless too, but joins only Alva to herself
+            ("crm:7", "crm", "phone", "+46703"),
+            ("crm:7", "crm", "email", "alva@x.se"),
             ("crm:3", "crm", "crm_id", "3"),  # nobody's name, nobody's birth date
             ("crm:3", "crm", "email", "familjen@x.se"),
             ("crm:3", "crm", "phone", "+46701"),
@@ -293,6 +307,8 @@ def test_a_record_that_tells_nothing_does_not_join_a_mother_and_her_daughter(spa
         [
             ("crm:1", "nina", "johansson", D(1968, 4, 10)),
             ("crm:2", "alva", "johansson", D(2003, 8, 5)),
+            ("loyalty:8", "alva", "johansson", D(2003, 8, 5)),
+            ("crm:7", None, "johansson", None),
             ("crm:3", None, "johanson", None),
             ("crm:4", "olof", "berg", D(1950, 1, 2)),
             ("crm:5", None, "berg", None),
@@ -306,12 +322,15 @@ def test_a_record_that_tells_nothing_does_not_join_a_mother_and_her_daughter(spa
     got = partition((f"{m['namespace']}:{m['value']}", m["component"]) for m in rows)
     assert got == {
         frozenset({"crm_id:1", "email:nina@x.se", "phone:+46701"}),
-        frozenset({"crm_id:2", "email:familjen@x.se"}),
+        frozenset(
+            {"crm_id:2", "email:familjen@x.se", "phone:+46703"}
+            | {"crm_id:7", "email:alva@x.se", "loyalty_id:8"}
+        ),
         frozenset({"crm_id:3"}),
         frozenset({"crm_id:4", "email:olof@x.se", "crm_id:5", "phone:+46709", "crm_id:6"}),
     }
     cuts = r.cuts.where(F.col("reason") == "bridging_record").collect()
     assert [(c["namespace"], c["value"], c["records"]) for c in cuts] == [("crm_id", "3", 1)]
     assert cuts[0]["detail"].endswith(
-        "2 people whose names or birth dates differ: email:familjen@x.se, phone:+46701"
+        "names or birth dates differ, by email:familjen@x.se, phone:+46701"
     )

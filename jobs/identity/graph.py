@@ -192,17 +192,29 @@ def traits_contradict(max_name_distance: float = 0.34) -> Column:
 
     First names differ by more than ``max_name_distance`` (Levenshtein distance over the
     longer name; a name written surname first in one system is the same name; an initial
-    differs only from names with another first letter), or birth dates contradict each other
+    differs only from names with another first letter, or is the other's surname cut short
+    and put first), or birth dates contradict each other
     (``birth_dates_compatible``). A missing value contradicts nothing.
     """
     name, other = F.col("name"), F.col("other_name")
     distance = F.levenshtein(name, other) / F.greatest(F.length(name), F.length(other))
     swapped = (name == F.col("other_surname")) & (F.col("surname") == other)
     initial = F.least(F.length(name), F.length(other)) == 1
+    # "L. Julia" beside Julia Lindgren: the surname cut to its initial and put first.
+    initial_swapped = (
+        (F.length(name) == 1)
+        & (F.left("other_surname", F.lit(1)) == name)
+        & (F.col("surname") == other)
+    ) | (
+        (F.length(other) == 1)
+        & (F.left("surname", F.lit(1)) == other)
+        & (F.col("other_surname") == name)
+    )
+    initials_differ = (F.left(name, F.lit(1)) != F.left(other, F.lit(1))) & ~F.coalesce(
+        initial_swapped, F.lit(False)
+    )
     names_differ = F.coalesce(
-        F.when(initial, F.left(name, F.lit(1)) != F.left(other, F.lit(1))).otherwise(
-            (distance > max_name_distance) & ~swapped
-        ),
+        F.when(initial, initials_differ).otherwise((distance > max_name_distance) & ~swapped),
         F.lit(False),
     )
     return names_differ | ~birth_dates_compatible(F.col("born"), F.col("other_born"))
@@ -255,6 +267,27 @@ def household_identifiers(
     )
 
 
+def _told_traits(person_records: DataFrame) -> DataFrame:
+    """``person_traits`` of each record's latest version (what its source says now: a blank
+    sign-up completed later tells, a birth date corrected later does not contradict the old
+    one), an initial counted as no name ("e" beside "elin" is no contradiction), and
+    ``told``: whether a given name or a birth date says whose the record is."""
+    versioned = {"record_ts", "file_sha256", "row_number"} <= set(person_records.columns)
+    latest = latest_versions(person_records) if versioned else person_records
+    traits = person_traits(latest).withColumn("name", F.when(F.length("name") > 1, F.col("name")))
+    return traits.withColumn("told", F.col("name").isNotNull() | F.col("born").isNotNull())
+
+
+def _placed(person_obs: DataFrame, components: DataFrame) -> DataFrame:
+    """(record_id, component) of each person record in a graph's (id, component)."""
+    return (
+        person_obs.select("record_id", vertex_id(F.col("namespace"), F.col("value")).alias("id"))
+        .join(components, "id")
+        .select("record_id", "component")
+        .distinct()
+    )
+
+
 def untold_records_of_torn_persons(
     person_obs: DataFrame, person_records: DataFrame, persons: DataFrame
 ) -> DataFrame:
@@ -268,32 +301,34 @@ def untold_records_of_torn_persons(
     by both, so ``household_identifiers`` cannot see it. ``person_obs``: the linking
     observations of person records; ``persons``: (id, component) of the person graph.
     """
-    placed = (
-        person_obs.select("record_id", vertex_id(F.col("namespace"), F.col("value")).alias("id"))
-        .join(persons, "id")
-        .select("record_id", "component")
+    placed = _placed(person_obs, persons).join(_told_traits(person_records), "record_id")
+    # Only components holding an untold record can have one to cut: the others are not
+    # compared at all.
+    untold = placed.where(~F.col("told")).select("record_id", "component")
+    candidates = untold.select("component").distinct()
+    telling = (
+        placed.where("told")
+        .join(candidates, "component", "left_semi")
+        .select("component", "name", "surname", "born")
         .distinct()
     )
-    # An initial tells nothing: "e" beside "elin" is no contradiction.
-    traits = person_traits(person_records).withColumn(
-        "name", F.when(F.length("name") > 1, F.col("name"))
-    )
-    placed = placed.join(traits, "record_id")
-    told = F.col("name").isNotNull() | F.col("born").isNotNull()
-    telling = placed.where(told).select("component", "name", "surname", "born").distinct()
     torn = _with_other(telling, "component").where(traits_contradict()).select("component")
-    return placed.where(~told).join(torn.distinct(), "component").select("record_id")
+    return untold.join(torn.distinct(), "component", "left_semi").select("record_id").distinct()
 
 
 def bridging_records(
-    person_obs: DataFrame, suspects: DataFrame, persons_without: DataFrame
+    person_obs: DataFrame,
+    person_records: DataFrame,
+    suspects: DataFrame,
+    persons_without: DataFrame,
 ) -> DataFrame:
     """The ``suspects`` (record_id) that do join different people: once the suspects' own links
     are gone (``persons_without``: (id, component) of that graph), the identifiers they share
-    with other person records lie in two or more components. A cut row each, for
-    ``audit.identity_cuts``: the record's strongest identifier, reason ``bridging_record``.
-    A suspect whose shared identifiers all lie in one component joined nobody new: its links
-    stay.
+    with other person records lie in components whose telling records contradict each other
+    (``traits_contradict``). A cut row each, for ``audit.identity_cuts``: the record's
+    strongest identifier, reason ``bridging_record``. A suspect that joins only one person's
+    records (Alva's CRM record by her email to her loyalty record by her phone) keeps its
+    links.
     """
     ids = person_obs.select(
         "record_id", "namespace", "value", vertex_id(F.col("namespace"), F.col("value")).alias("id")
@@ -301,27 +336,49 @@ def bridging_records(
     held_by_others = ids.join(suspects, "record_id", "left_anti").select("id").distinct()
     theirs = ids.join(suspects, "record_id")
     reach = theirs.join(held_by_others, "id").join(persons_without, "id")
+    reached = reach.select("record_id", "component").distinct()
+    told = _told_traits(person_records).where("told")
+    traits = (
+        _placed(person_obs.join(suspects, "record_id", "left_anti"), persons_without)
+        .join(reached.select("component").distinct(), "component", "left_semi")
+        .join(told, "record_id")
+        .select("component", "name", "surname", "born")
+        .distinct()
+    )
+    crossing = (
+        reached.join(reached.withColumnRenamed("component", "other"), "record_id")
+        .where(F.col("component") < F.col("other"))
+        .join(traits, "component")
+        .join(
+            traits.select(
+                F.col("component").alias("other"),
+                F.col("name").alias("other_name"),
+                F.col("surname").alias("other_surname"),
+                F.col("born").alias("other_born"),
+            ),
+            "other",
+        )
+        .where(traits_contradict())
+        .select("record_id")
+        .distinct()
+    )
     ranked = theirs.withColumn("_rank", namespace_rank(F.col("namespace")))
     strongest = ranked.groupBy("record_id").agg(
         F.min_by(F.struct("namespace", "value"), F.struct("_rank", "value")).alias("own")
     )
     shown = F.concat_ws(":", "namespace", "value")
     return (
-        reach.groupBy("record_id")
-        .agg(
-            F.count_distinct("component").alias("people"),
-            F.concat_ws(", ", F.array_sort(F.collect_set(shown))).alias("carried"),
-        )
-        .where(F.col("people") > 1)
+        reach.join(crossing, "record_id", "left_semi")
+        .groupBy("record_id")
+        .agg(F.concat_ws(", ", F.array_sort(F.collect_set(shown))).alias("carried"))
         .join(strongest, "record_id")
         .select(
             F.col("own.namespace").alias("namespace"),
             F.col("own.value").alias("value"),
             F.lit("bridging_record").alias("reason"),
             F.concat(
-                F.lit("a record without a given name or birth date carrying identifiers of "),
-                F.col("people").cast("string"),
-                F.lit(" people whose names or birth dates differ: "),
+                F.lit("a record without a given name or birth date joining people whose "),
+                F.lit("names or birth dates differ, by "),
                 F.col("carried"),
             ).alias("detail"),
             F.lit(1).cast("long").alias("records"),

@@ -174,8 +174,9 @@ def _bridging_records(
 ) -> DataFrame | None:
     """Person records that join two people who cannot be one while telling nothing of whose
     they are (``graph.untold_records_of_torn_persons``, ``graph.bridging_records``), as cut
-    rows with their record_id; None when there are none, which is the common case and costs
-    one join. Their links are dropped; their identifiers still link through other records."""
+    rows with their record_id; None when there are none, the common case, which costs a few
+    joins over the components that hold a record telling nothing. Their links are dropped;
+    their identifiers still link through other records."""
     person_obs = linking.where(F.col("source").isin(*attachment.PERSON_SOURCES))
     suspects = untold_records_of_torn_persons(person_obs, people, persons).localCheckpoint()
     if suspects.limit(1).count() == 0:
@@ -183,7 +184,7 @@ def _bridging_records(
     without = edges(kept.join(suspects, "record_id", "left_anti"), shared)
     person_edges, _ = attachment.split_edges(without)
     apart = connected_components(spark, person_ids, person_edges)
-    bridges = bridging_records(person_obs, suspects, apart).localCheckpoint()
+    bridges = bridging_records(person_obs, people, suspects, apart).localCheckpoint()
     return None if bridges.limit(1).count() == 0 else bridges
 
 
