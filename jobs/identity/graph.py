@@ -220,15 +220,18 @@ def traits_contradict(max_name_distance: float = 0.34) -> Column:
     return names_differ | ~birth_dates_compatible(F.col("born"), F.col("other_born"))
 
 
-def _with_other(traits: DataFrame, *keys: str) -> DataFrame:
-    """``traits`` joined on ``keys`` with a second copy of itself (``other_`` columns)."""
-    other = traits.select(
-        *keys,
-        F.col("name").alias("other_name"),
-        F.col("surname").alias("other_surname"),
-        F.col("born").alias("other_born"),
+def _as_other(traits: DataFrame) -> DataFrame:
+    """``traits`` with name, surname and born renamed ``other_*``, for ``traits_contradict``."""
+    return (
+        traits.withColumnRenamed("name", "other_name")
+        .withColumnRenamed("surname", "other_surname")
+        .withColumnRenamed("born", "other_born")
     )
-    return traits.join(other, list(keys))
+
+
+def _with_other(traits: DataFrame, *keys: str) -> DataFrame:
+    """``traits`` (keys, name, surname, born) joined on ``keys`` with a second copy of itself."""
+    return traits.join(_as_other(traits), list(keys))
 
 
 def household_identifiers(
@@ -267,7 +270,7 @@ def household_identifiers(
     )
 
 
-def _told_traits(person_records: DataFrame) -> DataFrame:
+def told_traits(person_records: DataFrame) -> DataFrame:
     """``person_traits`` of each record's latest version (what its source says now: a blank
     sign-up completed later tells, a birth date corrected later does not contradict the old
     one), an initial counted as no name ("e" beside "elin" is no contradiction), and
@@ -289,7 +292,7 @@ def _placed(person_obs: DataFrame, components: DataFrame) -> DataFrame:
 
 
 def untold_records_of_torn_persons(
-    person_obs: DataFrame, person_records: DataFrame, persons: DataFrame
+    person_obs: DataFrame, traits: DataFrame, persons: DataFrame
 ) -> DataFrame:
     """(record_id) of the person records that may have joined two people: records that do not
     tell whose they are (no given name beyond an initial, no birth date) inside a person
@@ -299,9 +302,10 @@ def untold_records_of_torn_persons(
     A sign-up form left nameless with the family's email and the mother's phone links the
     daughter's records (the email) to the mother's (the phone); no single identifier is used
     by both, so ``household_identifiers`` cannot see it. ``person_obs``: the linking
-    observations of person records; ``persons``: (id, component) of the person graph.
+    observations of person records; ``traits``: ``told_traits`` of the person records;
+    ``persons``: (id, component) of the person graph.
     """
-    placed = _placed(person_obs, persons).join(_told_traits(person_records), "record_id")
+    placed = _placed(person_obs, persons).join(traits, "record_id")
     # Only components holding an untold record can have one to cut: the others are not
     # compared at all.
     untold = placed.where(~F.col("told")).select("record_id", "component")
@@ -317,15 +321,13 @@ def untold_records_of_torn_persons(
 
 
 def bridging_records(
-    person_obs: DataFrame,
-    person_records: DataFrame,
-    suspects: DataFrame,
-    persons_without: DataFrame,
+    person_obs: DataFrame, traits: DataFrame, suspects: DataFrame, persons_without: DataFrame
 ) -> DataFrame:
     """The ``suspects`` (record_id) that do join different people: once the suspects' own links
     are gone (``persons_without``: (id, component) of that graph), the identifiers they share
     with other person records lie in components whose telling records contradict each other
-    (``traits_contradict``). A cut row each, for ``audit.identity_cuts``: the record's
+    (``traits_contradict``; ``traits``: ``told_traits``). A cut row each, for
+    ``audit.identity_cuts``: the record's
     strongest identifier, reason ``bridging_record``. A suspect that joins only one person's
     records (Alva's CRM record by her email to her loyalty record by her phone) keeps its
     links.
@@ -337,27 +339,18 @@ def bridging_records(
     theirs = ids.join(suspects, "record_id")
     reach = theirs.join(held_by_others, "id").join(persons_without, "id")
     reached = reach.select("record_id", "component").distinct()
-    told = _told_traits(person_records).where("told")
-    traits = (
+    telling = (
         _placed(person_obs.join(suspects, "record_id", "left_anti"), persons_without)
         .join(reached.select("component").distinct(), "component", "left_semi")
-        .join(told, "record_id")
+        .join(traits.where("told"), "record_id")
         .select("component", "name", "surname", "born")
         .distinct()
     )
     crossing = (
         reached.join(reached.withColumnRenamed("component", "other"), "record_id")
         .where(F.col("component") < F.col("other"))
-        .join(traits, "component")
-        .join(
-            traits.select(
-                F.col("component").alias("other"),
-                F.col("name").alias("other_name"),
-                F.col("surname").alias("other_surname"),
-                F.col("born").alias("other_born"),
-            ),
-            "other",
-        )
+        .join(telling, "component")
+        .join(_as_other(telling).withColumnRenamed("component", "other"), "other")
         .where(traits_contradict())
         .select("record_id")
         .distinct()

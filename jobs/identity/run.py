@@ -34,6 +34,7 @@ from jobs.identity.graph import (
     observations,
     shared_identifiers,
     still_held,
+    told_traits,
     untold_records_of_torn_persons,
     vertices,
 )
@@ -177,14 +178,16 @@ def _bridging_records(
     rows with their record_id; None when there are none, the common case, which costs a few
     joins over the components that hold a record telling nothing. Their links are dropped;
     their identifiers still link through other records."""
-    person_obs = linking.where(F.col("source").isin(*attachment.PERSON_SOURCES))
-    suspects = untold_records_of_torn_persons(person_obs, people, persons).localCheckpoint()
+    is_person = F.col("source").isin(*attachment.PERSON_SOURCES)
+    person_obs = linking.where(is_person)
+    traits = told_traits(people).localCheckpoint()
+    suspects = untold_records_of_torn_persons(person_obs, traits, persons).localCheckpoint()
     if suspects.limit(1).count() == 0:
         return None
-    without = edges(kept.join(suspects, "record_id", "left_anti"), shared)
-    person_edges, _ = attachment.split_edges(without)
+    # The person graph without the suspects' links: person records' edges only.
+    person_edges = edges(kept.where(is_person).join(suspects, "record_id", "left_anti"), shared)
     apart = connected_components(spark, person_ids, person_edges)
-    bridges = bridging_records(person_obs, people, suspects, apart).localCheckpoint()
+    bridges = bridging_records(person_obs, traits, suspects, apart).localCheckpoint()
     return None if bridges.limit(1).count() == 0 else bridges
 
 
