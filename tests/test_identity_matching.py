@@ -22,6 +22,14 @@ def records_frame(spark, rows):
     )
 
 
+def pairs_frame(spark, rows):
+    """Scored pairs (unique_id_l, unique_id_r, match probability, match weight)."""
+    return spark.createDataFrame(
+        rows,
+        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
+    )
+
+
 def guarded(spark, records, candidates):
     """The candidate pairs (scored alike, p 0.999) that pass the same-person guard."""
     pairs = spark.createDataFrame(
@@ -156,13 +164,13 @@ def test_a_record_matching_two_people_links_to_neither(spark):
             ("loyalty:3", "ulla", "sand", D(1970, 1, 9), "41104"),
         ],
     )
-    pairs = spark.createDataFrame(
+    pairs = pairs_frame(
+        spark,
         [
             ("crm:1", "loyalty:1", 0.99, 8.0),
             ("crm:2", "loyalty:1", 0.99, 8.0),
             ("crm:3", "loyalty:3", 0.999, 12.0),
         ],
-        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
     )
     kept = matching.constrained_links(spark, matching.guarded_pairs(pairs, records), records)
     assert {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()} == {
@@ -186,7 +194,8 @@ def test_copies_of_one_person_join_through_the_rest_of_their_records(spark):
             ("loyalty:5", None, "holm", D(2001, 6, 2), "41102"),
         ],
     )
-    pairs = spark.createDataFrame(
+    pairs = pairs_frame(
+        spark,
         [
             ("crm:1", "crm:2", 0.9999, 14.4),
             ("crm:1", "crm:4", 0.9999, 14.0),
@@ -196,7 +205,6 @@ def test_copies_of_one_person_join_through_the_rest_of_their_records(spark):
             ("crm:5", "loyalty:5", 0.9999, 14.0),
             ("crm:6", "loyalty:5", 0.9, 3.2),
         ],
-        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
     )
     kept = matching.constrained_links(spark, pairs, records)
     found = {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()}
@@ -276,18 +284,54 @@ def test_a_record_without_a_given_name_joins_the_twin_it_fits_by_more_than_the_m
             ("loyalty:3", None, "berg", D(1999, 1, 8), "41103"),
         ],
     )
-    pairs = spark.createDataFrame(
+    pairs = pairs_frame(
+        spark,
         [
             ("crm:1", "loyalty:1", 0.998, 9.0),
             ("crm:2", "loyalty:1", 0.998, 9.0 - margin * 0.5),  # within the margin: torn
             ("crm:3", "loyalty:3", 0.998, 9.0),
             ("crm:4", "loyalty:3", 0.99, 9.0 - margin * 1.5),  # beyond it: joins crm:3
         ],
-        "unique_id_l string, unique_id_r string, match_probability double, match_weight double",
     )
     kept = matching.constrained_links(spark, matching.guarded_pairs(pairs, records), records)
     assert {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()} == {
         ("crm:3", "loyalty:3")
+    }
+
+
+def test_a_record_joins_its_twin_when_the_other_twin_contradicts_it(spark):
+    """An Elin without a birth date fits her own cluster and, nearly as well, her twin
+    Elisabeth's (through Eliabteh, a typo close to Elin); but she contradicts Elisabeth, so
+    that cluster is no place she could go, and she joins her own (seen on the identity
+    matrix's names-only set)."""
+    records = records_frame(
+        spark,
+        [
+            ("crm:1", "elin", "simonsen", D(2005, 1, 19), "9216"),
+            ("crm:2", "elin", "slmonsen", D(2005, 1, 19), "9216"),
+            ("loyalty:1", "elin", "simonsen", None, "9216"),
+            ("crm:3", "eliabteh", "simonsen", D(2005, 1, 19), "9216"),
+            ("crm:4", "elisabeth", "smionesn", D(2005, 1, 19), "9216"),
+        ],
+    )
+    pairs = pairs_frame(
+        spark,
+        [
+            ("crm:1", "crm:2", 0.9999, 17.0),
+            ("crm:3", "crm:4", 0.99999, 18.0),
+            ("crm:1", "crm:3", 0.9999, 17.0),  # refused: Elisabeth contradicts both Elins
+            ("crm:1", "loyalty:1", 0.997, 8.2),
+            ("crm:3", "loyalty:1", 0.995, 7.7),  # within the margin of the link above
+        ],
+    )
+    guarded = matching.guarded_pairs(pairs, records)
+    # Elisabeth contradicts both Elins (the guard drops no pair of these, none pairs them).
+    assert guarded.count() == 5
+    kept = matching.constrained_links(spark, guarded, records)
+    assert {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()} == {
+        ("crm:1", "crm:2"),
+        ("crm:3", "crm:4"),
+        ("crm:1", "loyalty:1"),
     }
 
 

@@ -727,7 +727,8 @@ def _merge_without_contradiction(group: pd.DataFrame) -> pd.DataFrame:
     when a side that has not told whose it is (no given name but initials, or no birth date)
     fits another cluster that contradicts the first about as well (within
     ``AMBIGUITY_MARGIN`` bits: a record without a given name beside twins joins neither; an
-    Anna without a birth date beside her sister Anne neither). A side with both has told;
+    Anna without a birth date beside her sister Anne neither), unless the side contradicts
+    that other cluster itself. A side with both has told;
     asking it to be unambiguous as well would split a person whose copies are badly typed.
     """
     edges = group[group["kind"] == "edge"].sort_values(
@@ -762,7 +763,15 @@ def _merge_without_contradiction(group: pd.DataFrame) -> pd.DataFrame:
             if weight < w - AMBIGUITY_MARGIN:
                 break
             for x, y in ((a, b), (b, a)):
-                if find(x) == ra and find(y) not in (ra, rb) and contradict(find(y), rb):
+                # A rival that contradicts ``ra`` itself is no place ``ra`` could go (an
+                # Elin without a birth date beside her twin Elisabeth's cluster).
+                rival = find(y)
+                if (
+                    find(x) == ra
+                    and rival not in (ra, rb)
+                    and contradict(rival, rb)
+                    and not contradict(ra, rival)
+                ):
                     return True
         return False
 
