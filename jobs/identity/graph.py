@@ -320,6 +320,13 @@ def untold_records_of_torn_persons(
     return untold.join(torn.distinct(), "component", "left_semi").select("record_id").distinct()
 
 
+def components_holding(person_obs: DataFrame, records: DataFrame, persons: DataFrame) -> DataFrame:
+    """(id) of every vertex in a component of ``persons`` ((id, component)) that holds one of
+    ``records`` (record_id): the part of the person graph the bridge check looks at again."""
+    held = _placed(person_obs.join(records, "record_id", "left_semi"), persons)
+    return persons.join(held.select("component").distinct(), "component", "left_semi").select("id")
+
+
 def bridging_records(
     person_obs: DataFrame, traits: DataFrame, suspects: DataFrame, persons_without: DataFrame
 ) -> DataFrame:

@@ -29,6 +29,7 @@ from jobs.identity.components import connected_components
 from jobs.identity.graph import (
     apply_blocklist,
     bridging_records,
+    components_holding,
     edges,
     household_identifiers,
     observations,
@@ -170,7 +171,6 @@ def _bridging_records(
     shared: DataFrame,
     linking: DataFrame,
     people: DataFrame,
-    person_ids: DataFrame,
     persons: DataFrame,
 ) -> DataFrame | None:
     """Person records that join two people who cannot be one while telling nothing of whose
@@ -184,9 +184,14 @@ def _bridging_records(
     suspects = untold_records_of_torn_persons(person_obs, traits, persons).localCheckpoint()
     if suspects.limit(1).count() == 0:
         return None
-    # The person graph without the suspects' links: person records' edges only.
-    person_edges = edges(kept.where(is_person).join(suspects, "record_id", "left_anti"), shared)
-    apart = connected_components(spark, person_ids, person_edges)
+    # The person graph without the suspects' links (person records' edges only), over the
+    # components that hold a suspect: no edge leaves a component, so the rest of the graph
+    # cannot change what they fall apart into.
+    torn_ids = components_holding(person_obs, suspects, persons).localCheckpoint()
+    person_edges = edges(
+        kept.where(is_person).join(suspects, "record_id", "left_anti"), shared
+    ).join(torn_ids.withColumnRenamed("id", "src"), "src", "left_semi")
+    apart = connected_components(spark, torn_ids, person_edges)
     bridges = bridging_records(person_obs, traits, suspects, apart).localCheckpoint()
     return None if bridges.limit(1).count() == 0 else bridges
 
@@ -230,7 +235,7 @@ def resolve(
     person_edges, event_edges = attachment.split_edges(det_edges)
     person_ids = attachment.person_vertices(linking)
     persons = connected_components(spark, person_ids, person_edges).localCheckpoint()
-    bridges = _bridging_records(spark, kept, shared, linking, people, person_ids, persons)
+    bridges = _bridging_records(spark, kept, shared, linking, people, persons)
     bridge_cuts = shared.limit(0)
     if bridges is not None:
         det_edges = edges(kept.join(bridges, "record_id", "left_anti"), shared).localCheckpoint()
