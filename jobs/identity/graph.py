@@ -334,10 +334,9 @@ def bridging_records(
     are gone (``persons_without``: (id, component) of that graph), the identifiers they share
     with other person records lie in components whose telling records contradict each other
     (``traits_contradict``; ``traits``: ``told_traits``). A cut row each, for
-    ``audit.identity_cuts``: the record's
-    strongest identifier, reason ``bridging_record``. A suspect that joins only one person's
-    records (Alva's CRM record by her email to her loyalty record by her phone) keeps its
-    links.
+    ``audit.identity_cuts``: the record's strongest identifier, reason ``bridging_record``.
+    A suspect that joins only one person's records (Alva's CRM record by her email to her
+    loyalty record by her phone) keeps its links.
     """
     ids = person_obs.select(
         "record_id", "namespace", "value", vertex_id(F.col("namespace"), F.col("value")).alias("id")
