@@ -9,7 +9,8 @@ Expectations and fails the run when a suite fails, so ``publish`` never replaces
 gold with a broken build. The same file runs embedded, through
 `cdp run --date D` (dag.test with a local SQLite metadata database, every task in the
 calling process sharing one Spark session), and on a real Airflow deployment where each task
-builds its own session against the cluster (infra/README.md).
+builds its own session against the cluster, or as a client of a Spark Connect server
+(infra/README.md).
 
 Parameters: ``batch_date`` (YYYY-MM-DD; default: the day before the run's logical date, the
 business day the night's extracts cover), ``landing``, ``warehouse`` and ``config`` (a YAML

@@ -195,7 +195,7 @@ def _copy_docs(spark: SparkSession, local: Path, uri: str) -> None:
     for path in sorted(local.rglob("*")):
         if path.is_file() and path.suffix in TEXT_SUFFIXES:
             rel = path.relative_to(local).as_posix()
-            storage.write_text(spark, f"{uri}/{rel}", path.read_text(encoding="utf-8"))
+            storage.write_text(f"{uri}/{rel}", path.read_text(encoding="utf-8"))
 
 
 def _checkpoints(
@@ -259,7 +259,7 @@ def _checkpoints(
 
     result.success = not result.failures
     result.summary_path = f"{folder}/{summary}"
-    storage.write_text(spark, result.summary_path, json.dumps(asdict(result), indent=1))
+    storage.write_text(result.summary_path, json.dumps(asdict(result), indent=1))
     return result
 
 

@@ -239,10 +239,10 @@ def test_a_range_lands_every_date_in_one_pass_with_its_own_lineage(spark, zone):
 
 def test_an_s3a_landing_uri_opens_with_pyarrow_and_reads_back_as_s3a():
     """Operators write s3a:// for Spark everywhere; pyarrow lists the landing zone as s3://."""
-    from jobs.bronze.landing_files import _filesystem, _spark_uri
+    from cdp.core.storage import filesystem, spark_uri
 
     # The region in the query keeps pyarrow from asking AWS where the bucket is.
-    fs, path = _filesystem("s3a://acme-cdp/landing?region=eu-west-1")
+    fs, path = filesystem("s3a://acme-cdp/landing?region=eu-west-1")
     assert type(fs).__name__ == "S3FileSystem"
     assert path == "acme-cdp/landing"
-    assert _spark_uri("s3a://acme-cdp/landing", f"{path}/crm") == "s3a://acme-cdp/landing/crm"
+    assert spark_uri("s3a://acme-cdp/landing", f"{path}/crm") == "s3a://acme-cdp/landing/crm"

@@ -3,6 +3,7 @@ files are reached wherever its URI points."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -94,8 +95,30 @@ def test_a_warehouse_uri_is_local_only_without_a_remote_scheme(uri, local):
     assert storage.is_uri(uri) == (uri != local)
 
 
-def test_text_files_go_where_a_file_uri_points(spark, tmp_path):
+def test_text_files_go_where_a_file_uri_points(tmp_path):
     target = tmp_path / "wh" / "_quality" / "run.json"
-    storage.write_text(spark, f"file:{target}", "{}")
+    storage.write_text(f"file:{target}", "{}")
     assert target.read_text() == "{}"
-    assert storage.read_text(spark, f"file:{target}") == "{}"
+    assert storage.read_text(f"file:{target}") == "{}"
+
+
+def test_files_are_listed_moved_hashed_and_deleted_without_a_spark_session(tmp_path):
+    root = f"file://{tmp_path}/exports"
+    storage.write_text(f"{root}/crm/2026-11-24/data.csv", "id\n1\n")
+    storage.write_text(f"{root}/crm/2026-11-24/.data.csv.crc", "x")
+    storage.write_text(f"{root}/crm/notes.txt", "")
+    assert storage.list_folders(root) == ["crm"]
+    assert storage.list_folders(f"{root}/crm") == ["2026-11-24"]
+    assert storage.list_names(f"{root}/crm") == ["notes.txt"]
+    assert storage.count_files(root, ".csv") == 1
+    assert storage.count_files(root) == 3
+    assert storage.sha256_of(f"{root}/crm/2026-11-24/data.csv") == (
+        hashlib.sha256(b"id\n1\n").hexdigest()
+    )
+    storage.move(f"{root}/crm/2026-11-24", f"{root}/crm/2026-11-25")
+    assert storage.list_folders(f"{root}/crm") == ["2026-11-25"]
+    assert storage.exists(f"{root}/crm/2026-11-25/data.csv")
+    assert not storage.exists(f"{root}/crm/2026-11-24")
+    assert storage.delete(f"{root}/crm") is True
+    assert storage.delete(f"{root}/crm") is False
+    assert storage.list_folders(f"{root}/crm") == [] and storage.count_files(root) == 0

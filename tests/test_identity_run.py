@@ -41,13 +41,13 @@ def test_a_job_s_scratch_checkpoints_are_gone_when_it_ends_failed_or_not(spark, 
     root = Path(checkpoint_root(warehouse))
     with scratch_checkpoints(spark, warehouse) as folder:
         spark.range(5).checkpoint()  # a reliable checkpoint, as splink's parquet tables are
-        assert storage.count_files(spark, folder) > 0
-    assert storage.count_files(spark, str(root)) == 0
+        assert storage.count_files(folder) > 0
+    assert storage.count_files(str(root)) == 0
     with pytest.raises(ZeroDivisionError), scratch_checkpoints(spark, warehouse) as folder:
         spark.range(5).checkpoint()
-        assert storage.count_files(spark, folder) > 0
+        assert storage.count_files(folder) > 0
         1 / 0  # noqa: B018
-    assert storage.count_files(spark, str(root)) == 0
+    assert storage.count_files(str(root)) == 0
 
 
 def test_no_intermediate_copy_of_personal_data_outlives_the_nights(spark, built):

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,13 +35,8 @@ PORTS = {
     "spark_ui_port": 58081,
     "worker_ui_ports": (58082, 58083),
     "airflow_port": 58080,
+    "connect_port": 55002,
 }
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_down_with_nothing_started_stops_nothing(tmp_path):
@@ -88,6 +82,7 @@ def test_up_starts_every_part_and_again_changes_nothing(running):
     settings, parts, _ = running
     assert parts["postgres"].endswith(" up")
     assert parts["spark master"].endswith("up, 2 alive workers")
+    assert parts["spark connect"] == f"sc://127.0.0.1:{PORTS['connect_port']} up"
     assert parts["airflow UI"].endswith(" up")
     assert stack.airflow_password(settings) in parts["airflow login"]
     pids = {name: stack._running(settings, name) for name in stack.PROCESSES}
@@ -104,13 +99,14 @@ def test_up_starts_every_part_and_again_changes_nothing(running):
 @pytest.mark.slow
 def test_a_night_through_the_scheduler_on_the_cluster_equals_the_embedded_run(spark, running):
     settings, _, base = running
-    # One night here took 10 min alone and 24 min with other tests on the two cores.
     run = stack.trigger(settings, "cdp_nightly", {"batch_date": DATE}, timeout=3000)
     assert run["state"] == "success", run
     assert set(run["tasks"].values()) == {"success"}, run["tasks"]
-    # Each task was a driver of its own against the standalone master.
-    apps = (stack.spark_status(settings) or {}).get("completedapps", [])
-    assert len(apps) >= len(run["tasks"]) - 1  # every task but land starts a session
+    # Every task ran its Spark work on the Connect server, the one application on the master:
+    # none started a driver of its own.
+    master = stack.spark_status(settings) or {}
+    assert [a["name"] for a in master.get("activeapps", [])] == ["cdp-connect"]
+    assert master.get("completedapps", []) == []
 
     embedded = base / "embedded-warehouse"
     env = cdp_env(
@@ -182,6 +178,7 @@ def test_down_stops_what_up_started_and_twice_is_safe(running):
     stopped = stack.down(settings)
     assert set(stopped) == {*stack.PROCESSES, "postgres"}
     ports = [settings.postgres_port, settings.spark_port, settings.airflow_port]
-    assert not any(_answers(port) for port in ports)
+    ports.append(settings.connect_port)
+    assert not any(stack._answers(port) for port in ports)
     assert stack.down(settings) == []
     assert not any(os.path.exists(stack._pid_file(settings, n)) for n in stack.PROCESSES)

@@ -246,7 +246,7 @@ def write_report(
     """Build the summary, write the HTML report; returns (summary, report path)."""
     summary = build_summary(spark, warehouse, batch_date)
     path = report_path(warehouse, batch_date)
-    storage.write_text(spark, path, render_html(summary, run))
+    storage.write_text(path, render_html(summary, run))
     return summary, path
 
 

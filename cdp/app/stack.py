@@ -6,11 +6,13 @@ with all its state under one ignored folder (``.stack/`` by default, ``CDP_STACK
 - **PostgreSQL** (Debian's ``postgresql`` package) as Airflow's metadata database: its own
   cluster in ``.stack/postgres``, on port 5433 so a system PostgreSQL on 5432 is left alone;
 - **a Spark standalone cluster** from the pyspark wheel's own Spark: a master and two workers,
-  each worker its own JVM with one core and its own memory, so a DAG task is a driver in
-  client mode against ``spark://127.0.0.1:7077`` and its work runs on the executors;
+  each worker its own JVM with one core and its own memory;
+- **a Spark Connect server** on that cluster (``sc://127.0.0.1:15002``): one long-lived
+  driver whose work runs on the workers' executors, and of which every DAG task is a client
+  (``CDP_SPARK__REMOTE``), so a task does not start a JVM, a driver and executors of its own;
 - **Airflow 3**: the api-server (UI and REST API), the scheduler (LocalExecutor: each task its
   own process) and the dag-processor, reading this repository's ``dags/`` with the stack's
-  ``CDP_*`` settings (Spark master, warehouse, landing).
+  ``CDP_*`` settings (Connect server, warehouse, landing).
 
 ``up`` is idempotent (a part that answers is left running) and waits until each part answers;
 ``down`` stops exactly the processes it started, by the process ids it wrote, and is safe to
@@ -27,6 +29,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -57,6 +60,8 @@ class StackSettings:
     worker_cores: int = 1
     worker_memory: str = "4g"
     airflow_port: int = 8080
+    # The Spark Connect server every DAG task runs its Spark work on (loopback only).
+    connect_port: int = 15002
     # Whether the scheduler starts the nightly DAG on its cron schedule. Off by default: on a
     # developer's machine the stack runs what is triggered (`cdp stack trigger`), and unpausing
     # a DAG would otherwise start last night's run at once (catchup=False runs the latest
@@ -71,6 +76,10 @@ class StackSettings:
     @property
     def spark_master(self) -> str:
         return f"spark://127.0.0.1:{self.spark_port}"
+
+    @property
+    def spark_remote(self) -> str:
+        return f"sc://127.0.0.1:{self.connect_port}"
 
     @property
     def airflow_url(self) -> str:
@@ -344,7 +353,46 @@ def _spark_up(s: StackSettings) -> None:
     )
 
 
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _connect_up(s: StackSettings) -> None:
+    """The Spark Connect server: one long-lived application on the standalone master whose
+    driver keeps its JVM, its executors and its compiled code between tasks. Each DAG task
+    is a thin client of it (``CDP_SPARK__REMOTE``): a task no longer pays for a driver and
+    executors of its own (about 20 s each, most of a small night)."""
+    from cdp.core.settings import load_settings
+    from cdp.core.spark import connect_server_command
+
+    settings = load_settings(environ=_task_env(s))
+    settings.spark.remote = ""
+    settings.spark.app_name = "cdp-connect"
+    _start(s, "spark-connect", connect_server_command(settings, s.connect_port), _spark_env(s))
+    _wait(
+        "Spark Connect server",
+        lambda: _answers(s.connect_port),
+        120,
+        s.home / "logs" / "spark-connect.log",
+    )
+
+
 # --- Airflow --------------------------------------------------------------------------------
+
+
+def _task_env(s: StackSettings) -> dict[str, str]:
+    """The CDP settings of the stack's DAG tasks, as environment variables: the Connect
+    server to run on, the master it runs on, the data, and the stack's own extras."""
+    return {
+        "CDP_SPARK__MASTER": s.spark_master,
+        "CDP_SPARK__REMOTE": s.spark_remote,
+        "CDP_SPARK__UI_ENABLED": "true",
+        "CDP_PATHS__LANDING": str(s.landing),
+        "CDP_PATHS__WAREHOUSE": str(s.warehouse),
+        **{k: v for k, v in s.env.items() if k.startswith("CDP_")},
+    }
 
 
 def airflow_env(s: StackSettings) -> dict[str, str]:
@@ -367,12 +415,9 @@ def airflow_env(s: StackSettings) -> dict[str, str]:
         AIRFLOW__API__SECRET_KEY=_secret(s, "api"),
         AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK="True",
         AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=str(s.schedule),
-        CDP_SPARK__MASTER=s.spark_master,
-        CDP_SPARK__UI_ENABLED="true",
-        CDP_PATHS__LANDING=str(s.landing),
-        CDP_PATHS__WAREHOUSE=str(s.warehouse),
         PYSPARK_PYTHON=sys.executable,
     )
+    env.update(_task_env(s))
     env.update(s.env)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     return env
@@ -479,6 +524,7 @@ PROCESSES = (
     "airflow-dag-processor",
     "airflow-scheduler",
     "airflow-api-server",
+    "spark-connect",
     "spark-worker-2",
     "spark-worker-1",
     "spark-master",
@@ -491,13 +537,14 @@ def up(s: StackSettings | None = None) -> dict[str, str]:
     s.home.mkdir(parents=True, exist_ok=True)
     _postgres_up(s)
     _spark_up(s)
+    _connect_up(s)
     _airflow_up(s)
     return status(s)
 
 
 def down(s: StackSettings | None = None) -> list[str]:
-    """Stop what ``up`` started, Airflow first (its running tasks are Spark drivers), then
-    Spark, then PostgreSQL. Returns the parts that were running."""
+    """Stop what ``up`` started, Airflow first (its running tasks are Spark Connect clients),
+    then the Connect server and Spark, then PostgreSQL. Returns the parts that were running."""
     s = s or StackSettings()
     stopped = [name for name in PROCESSES if _stop(s, name)]
     if _postgres_down(s):
@@ -514,6 +561,7 @@ def status(s: StackSettings | None = None) -> dict[str, str]:
         "spark master": f"{s.spark_master} "
         + (f"up, {spark.get('aliveworkers', 0)} alive workers" if spark else "down"),
         "spark master UI": s.spark_ui_url,
+        "spark connect": f"{s.spark_remote} " + ("up" if _answers(s.connect_port) else "down"),
         "airflow UI": s.airflow_url + (" up" if _airflow_healthy(s) else " down"),
         "airflow login": f"admin / {airflow_password(s) or '(not generated yet)'}",
     }

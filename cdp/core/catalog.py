@@ -67,9 +67,64 @@ def table_path(name: str, warehouse: str) -> str:
 
 
 def _delta_exists(spark: SparkSession, path: str) -> bool:
-    from delta.tables import DeltaTable
+    """Whether a Delta table lives at ``path``: a transaction log with a commit in it."""
+    from cdp.core import storage
 
-    return DeltaTable.isDeltaTable(spark, path)
+    local = storage.local_path(path)
+    if local is not None:
+        # Read from disk: no query, and the same answer for a classic and a Connect session.
+        log = local / "_delta_log"
+        return log.is_dir() and any(log.glob("*.json"))
+    if not is_connect(spark):
+        from delta.tables import DeltaTable
+
+        return DeltaTable.isDeltaTable(spark, path)
+    from pyspark.errors import AnalysisException
+
+    try:
+        return spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()["format"] == "delta"
+    except AnalysisException:
+        return False
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect client session (no JVM in this process)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+# Delta's table operations in SQL rather than through delta.tables.DeltaTable: the Python
+# DeltaTable of a Spark Connect session needs Delta's Connect plugin on the server, which
+# Maven Central does not serve for this Delta version; SQL runs on either kind of session.
+
+
+def delta_properties(spark: SparkSession, path: str) -> dict[str, str]:
+    """The table properties of the Delta table at ``path``."""
+    return spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()["properties"] or {}
+
+
+def delta_versions(spark: SparkSession, path: str) -> list[int]:
+    """Every version of the Delta table at ``path`` still in its log, newest first."""
+    rows = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("version").collect()
+    return sorted((r[0] for r in rows), reverse=True)
+
+
+def merge_into(
+    spark: SparkSession, path: str, source: DataFrame, condition: str, clauses: str
+) -> dict[str, int]:
+    """``MERGE INTO`` the Delta table at ``path`` (alias ``t``) from ``source`` (alias
+    ``s``) ``ON condition``, then ``clauses`` (``WHEN MATCHED THEN DELETE``); the merge's
+    row counts (``num_deleted_rows``, ``num_inserted_rows``, ...)."""
+    import uuid
+
+    view = f"_cdp_merge_source_{uuid.uuid4().hex}"
+    source.createOrReplaceTempView(view)
+    try:
+        done = spark.sql(
+            f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {condition} {clauses}"
+        ).first()
+    finally:
+        spark.catalog.dropTempView(view)
+    return {k: int(v or 0) for k, v in done.asDict().items()} if done is not None else {}
 
 
 # (session id, table name) -> location registered, so re-registering is free and a session
@@ -165,7 +220,7 @@ def publish(spark: SparkSession, names: list[str] | tuple[str, ...], warehouse: 
         if not exists_staged(spark, name, warehouse):
             continue
         write(read_staged(spark, name, warehouse), name, warehouse, mode="overwrite")
-        storage.delete(spark, staged_path(name, warehouse))
+        storage.delete(staged_path(name, warehouse))
         done.append(name)
     return done
 
@@ -185,11 +240,9 @@ _stats_checked: set[tuple[int, str]] = set()
 
 def _ensure_stats_columns(spark: SparkSession, name: str, df: DataFrame, path: str) -> None:
     """A table created before statistics were limited gets the limit (once per session)."""
-    from delta.tables import DeltaTable
-
     if (id(spark), path) in _stats_checked:
         return
-    props = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+    props = delta_properties(spark, path)
     if STATS_COLUMNS not in props:
         columns = _stats_columns(name, df, partitioned=True)
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{STATS_COLUMNS}' = '{columns}')")

@@ -53,6 +53,11 @@ class SparkSettings:
 
     # Spark master URL: local[N], spark://host:7077, yarn, k8s://...
     master: str = "local[*]"
+    # A Spark Connect server (sc://host:15002) to run on instead of a driver of this
+    # process's own: jobs are then thin clients of a long-lived driver that keeps its JVM, its
+    # executors and its compiled code warm between tasks (`cdp connect-server` starts one).
+    # The server's own settings (master, memory, jars) are fixed when it starts.
+    remote: str = ""
     # The Spark application's name (Spark UI, cluster manager).
     app_name: str = "cdp"
     # Memory of the driver JVM (in local mode the whole of Spark runs in it).

@@ -60,10 +60,10 @@ def _register_similarity_functions(spark: SparkSession) -> None:
         log.warning("string-similarity SQL functions not registered: %s", exc)
 
 
-def build_conf(settings: Settings) -> dict[str, str]:
+def build_conf(settings: Settings, need_jars: bool = True) -> dict[str, str]:
     """Spark configuration for ``settings``; separate from the builder so it can be inspected."""
     jars = jar_paths(settings.paths.jars_dir) + _splink_jar()
-    if not any("delta-spark" in Path(j).name for j in jars):
+    if need_jars and not any("delta-spark" in Path(j).name for j in jars):
         raise CdpError(
             f"Delta jars not found in {settings.paths.jars_dir}; run `make jars` "
             "(or set paths.jars_dir)"
@@ -115,6 +115,8 @@ def get_spark(settings: Settings) -> SparkSession:
     if settings.spark.master.startswith("local"):
         # PySpark takes the worker interpreter from this variable, not from spark.pyspark.python.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if settings.spark.remote:
+        return _connect(settings)
     builder = SparkSession.builder.master(settings.spark.master).appName(settings.spark.app_name)
     for key, value in build_conf(settings).items():
         builder = builder.config(key, value)
@@ -124,7 +126,7 @@ def get_spark(settings: Settings) -> SparkSession:
     # Spark makes a new sub-folder on every call, so only when the warehouse changes.
     root = checkpoint_root(warehouse)
     current = spark.sparkContext.getCheckpointDir()
-    if current is None or not current.startswith(_qualified(spark, root) + "/"):
+    if current is None or not current.startswith(_qualified(root) + "/"):
         spark.sparkContext.setCheckpointDir(root)
     if settings.spark.catalog == "registry":
         catalog.register_all(spark, warehouse)
@@ -135,15 +137,72 @@ def get_spark(settings: Settings) -> SparkSession:
     return spark
 
 
+# Settings a Connect client may change for its own session; the rest of ``build_conf`` is
+# the server's (jars, memory, extensions), fixed when it started.
+SESSION_CONF = (
+    "spark.sql.shuffle.partitions",
+    "spark.sql.session.timeZone",
+    "spark.sql.ansi.enabled",
+)
+
+
+def _connect(settings: Settings) -> SparkSession:
+    """A Spark Connect session on ``settings.spark.remote``, with this run's session settings
+    and tables by name."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.remote(settings.spark.remote).getOrCreate()
+    conf = build_conf(settings, need_jars=False)
+    for key in (*SESSION_CONF, *settings.spark.conf):
+        if key in conf:
+            spark.conf.set(key, conf[key])
+    if settings.spark.catalog == "registry":
+        catalog.register_all(spark, settings.paths.warehouse)
+    _register_similarity_functions(spark)
+    return spark
+
+
+CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+
+def connect_server_command(settings: Settings, port: int) -> list[str]:
+    """The command that starts a Spark Connect server for ``settings``: a long-lived driver on
+    ``settings.spark.master`` with the pipeline's jars and configuration, listening on
+    ``port`` (loopback only) for jobs whose ``spark.remote`` points at it. splink's
+    checkpoints go to the warehouse's checkpoint folder, where GDPR erasure clears them, and
+    are removed as soon as nothing refers to them."""
+    from pyspark import find_spark_home
+
+    conf = build_conf(settings)
+    conf.update(
+        {
+            "spark.checkpoint.dir": checkpoint_root(settings.paths.warehouse),
+            "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
+            "spark.connect.grpc.binding.address": "127.0.0.1",
+            "spark.connect.grpc.binding.port": str(port),
+        }
+    )
+    argv = [
+        os.path.join(find_spark_home._find_spark_home(), "bin", "spark-submit"),  # noqa: SLF001
+        "--master", settings.spark.master,
+        "--name", settings.spark.app_name,
+        "--class", CONNECT_SERVER_CLASS,
+        "--jars", conf.pop("spark.jars"),
+    ]  # fmt: skip
+    for key, value in conf.items():
+        argv += ["--conf", f"{key}={value}"]
+    return argv
+
+
 def checkpoint_root(warehouse: str) -> str:
     """Where sessions keep their checkpoint folders: ``<warehouse>/_checkpoints``."""
     return f"{warehouse.rstrip('/')}/_checkpoints"
 
 
-def _qualified(spark: SparkSession, uri: str) -> str:
+def _qualified(uri: str) -> str:
     """``uri`` as Hadoop writes it (``file:/...`` for a local path), to compare folders."""
-    fs, path = storage.hadoop_fs(spark, uri)
-    return fs.makeQualified(path).toString()
+    local = storage.local_path(uri)
+    return f"file:{os.path.abspath(local)}" if local is not None else uri.rstrip("/")
 
 
 @contextmanager
@@ -156,9 +215,31 @@ def scratch_checkpoints(spark: SparkSession, warehouse: str) -> Iterator[str]:
     night after night (282 MB in the warehouse of a 100,000-person bench) and hold copies of
     the names, birth dates and addresses they compared, which nothing erases but a GDPR
     request. Only for jobs whose results are written (or localCheckpointed) before it ends."""
+    if catalog.is_connect(spark):
+        # A Connect client cannot point the server's checkpoint folder anywhere: splink's
+        # checkpoints go to the server's (``splink_api``), whose cleaner removes them once
+        # unreferenced. What the job cached is released here: the server lives on.
+        try:
+            yield None
+        finally:
+            spark.catalog.clearCache()
+        return
     spark.sparkContext.setCheckpointDir(checkpoint_root(warehouse))
     folder = spark.sparkContext.getCheckpointDir()
     try:
         yield folder
     finally:
-        storage.delete(spark, folder)
+        storage.delete(folder)
+
+
+def splink_api(spark: SparkSession):
+    """splink's Spark back end for ``spark``. On a Spark Connect session splink breaks long
+    lineages with Spark's own checkpoints, in the folder the server was started with
+    (``spark.checkpoint.dir``): its parquet default finds the checkpoint folder through the
+    JVM, which a Connect client does not have, and persisting keeps the whole lineage in the
+    plan a Connect client sends (the server ran out of memory analysing it)."""
+    from splink import SparkAPI
+
+    if catalog.is_connect(spark):
+        return SparkAPI(spark_session=spark, break_lineage_method="checkpoint")
+    return SparkAPI(spark_session=spark)

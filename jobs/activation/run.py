@@ -15,8 +15,8 @@ For every destination in ``activation.destinations`` the export lands in
 
 The folder is built beside its final place and swapped in whole, so a re-run replaces the
 date's export and a delivery never picks up half of one. Files are written by Spark and the
-folder handled through Hadoop's FileSystem API, so the exports folder may be on object
-storage (s3a://, abfss://) as well as local disk. audit.activation_exports gets one row per
+folder handled through cdp/core/storage.py (pyarrow's file systems), so the exports folder
+may be on object storage (s3a://, abfss://) as well as local disk. audit.activation_exports gets one row per
 (destination, batch date), replaced on a re-run.
 """
 
@@ -64,34 +64,6 @@ def export_dir(exports: str, destination: str, batch_date: str) -> str:
     return f"{exports.rstrip('/')}/{destination}/{batch_date}"
 
 
-# --- files (Hadoop FileSystem: the same calls for local disk and object storage) ----------
-
-
-def list_folders(spark: SparkSession, folder: str) -> list[str]:
-    """Names of the folders directly in ``folder``; empty when it does not exist."""
-    fs, path = storage.hadoop_fs(spark, folder)
-    if not fs.exists(path):
-        return []
-    return sorted(s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory())
-
-
-def exists(spark: SparkSession, uri: str) -> bool:
-    """Whether a file or folder exists."""
-    fs, path = storage.hadoop_fs(spark, uri)
-    return bool(fs.exists(path))
-
-
-def _move(spark: SparkSession, src: str, dst: str) -> None:
-    fs, source = storage.hadoop_fs(spark, src)
-    _, target = storage.hadoop_fs(spark, dst)
-    if not fs.rename(source, target):
-        raise CdpError(f"could not move {src} to {dst}")
-    # The local file system keeps a hidden .<name>.crc beside each file and moves it along;
-    # a delivered folder should hold only the files the manifest lists.
-    crc = f"{target.getParent().toString()}/.{target.getName()}.crc"
-    fs.delete(storage.hadoop_fs(spark, crc)[1], False)
-
-
 def _write_single(spark: SparkSession, rows: DataFrame, fmt: str, uri: str) -> None:
     """Write ``rows`` (one partition) as the single file ``uri``: Spark writes a folder of
     part files, so write beside it and move the one part file into place."""
@@ -102,16 +74,12 @@ def _write_single(spark: SparkSession, rows: DataFrame, fmt: str, uri: str) -> N
         # Spark's default escapes with a backslash.
         writer = writer.option("header", "true").option("escape", '"')
     writer.save(tmp)
-    fs, folder = storage.hadoop_fs(spark, tmp)
-    parts = [
-        s.getPath().getName()
-        for s in fs.listStatus(folder)
-        if s.getPath().getName().startswith("part-") and not s.getPath().getName().endswith(".crc")
-    ]
+    # Spark's local writes leave a hidden .<part>.crc beside each part: it stays in tmp.
+    parts = [n for n in storage.list_names(tmp) if n.startswith("part-")]
     if len(parts) != 1:
         raise CdpError(f"expected one part file in {tmp}, found {len(parts)}")
-    _move(spark, f"{tmp}/{parts[0]}", uri)
-    storage.delete(spark, tmp)
+    storage.move(f"{tmp}/{parts[0]}", uri)
+    storage.delete(tmp)
 
 
 def write_folder(
@@ -127,7 +95,7 @@ def write_folder(
     fmt = manifest["format"]
     parent, day = folder.rsplit("/", 1)
     staging = f"{parent}/{STAGING_PREFIX}{day}"
-    storage.delete(spark, staging)
+    storage.delete(staging)
     keys.repartition(1).write.mode("overwrite").parquet(f"{staging}/{KEYS}")
     # From here on only the staged keys are read: the rows the files hold are exactly the
     # rows _keys ties to profiles, and the old folder can go.
@@ -139,7 +107,7 @@ def write_folder(
         _write_single(spark, ex.file_rows(staged, name, fmt), fmt, f"{staging}/{name}")
         files[name] = {
             "rows": counts.get(name, 0),
-            "sha256": storage.sha256_of(spark, f"{staging}/{name}"),
+            "sha256": storage.sha256_of(f"{staging}/{name}"),
         }
     data = files[ex.file_name(ex.DATA, fmt)]
     out = {
@@ -154,15 +122,15 @@ def write_folder(
         "data_file": ex.file_name(ex.DATA, fmt),
         "files": files,
     }
-    storage.write_text(spark, f"{staging}/{MANIFEST}", json.dumps(out, indent=2, sort_keys=True))
-    storage.delete(spark, folder)
-    _move(spark, staging, folder)
+    storage.write_text(f"{staging}/{MANIFEST}", json.dumps(out, indent=2, sort_keys=True))
+    storage.delete(folder)
+    storage.move(staging, folder)
     return out
 
 
 def read_manifest(spark: SparkSession, folder: str) -> dict[str, Any]:
     """The manifest of an export folder."""
-    return json.loads(storage.read_text(spark, f"{folder}/{MANIFEST}"))
+    return json.loads(storage.read_text(f"{folder}/{MANIFEST}"))
 
 
 def previous_export(
@@ -171,10 +139,10 @@ def previous_export(
     """The date of the latest complete export of ``destination`` before ``batch_date``."""
     earlier = [
         d
-        for d in list_folders(spark, f"{exports}/{destination}")
+        for d in storage.list_folders(f"{exports}/{destination}")
         if is_batch_date(d)
         and d < batch_date
-        and exists(spark, f"{export_dir(exports, destination, d)}/{MANIFEST}")
+        and storage.exists(f"{export_dir(exports, destination, d)}/{MANIFEST}")
     ]
     return max(earlier) if earlier else None
 
@@ -246,7 +214,7 @@ def export_destination(
     finally:
         current.unpersist()
     later = [
-        d for d in list_folders(spark, f"{exports}/{name}") if is_batch_date(d) and d > batch_date
+        d for d in storage.list_folders(f"{exports}/{name}") if is_batch_date(d) and d > batch_date
     ]
     if later:
         # A back-filled night changes what the next night's added/removed were computed from.
@@ -288,7 +256,7 @@ def _check_written(
         check_exports(spark, settings, batch_date, exported)
     except CdpError:
         for m in manifests:
-            storage.delete(spark, export_dir(exports, m["destination"], batch_date))
+            storage.delete(export_dir(exports, m["destination"], batch_date))
         raise
 
 

@@ -95,7 +95,7 @@ def with_row_numbers(df: DataFrame, column: str = "_row_number") -> DataFrame:
     to files read in many partitions.
     """
     mid = F.monotonically_increasing_id()
-    if df.rdd.getNumPartitions() == 1:
+    if not catalog.is_connect(df.sparkSession) and df.rdd.getNumPartitions() == 1:
         # One partition (every multi-line CSV file, any small file): no offsets to add.
         return df.withColumn(column, (mid + 1).cast("long"))
     df = df.withColumn("_mid", mid).withColumn("_part", F.shiftright(F.col("_mid"), 33))

@@ -28,36 +28,12 @@ class LandedFile:
     size: int
 
 
-def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
-    local = storage.local_path(root)
-    if local is not None:
-        # pyarrow's local file system takes plain paths only, not file: URIs.
-        return pafs.LocalFileSystem(), str(local)
-    if root.startswith("s3a://"):
-        # Spark's name for S3; pyarrow knows it as s3 (Spark reads get s3a back: _spark_uri).
-        root = "s3://" + root.removeprefix("s3a://")
-    try:
-        return pafs.FileSystem.from_uri(root)
-    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError subclasses
-        raise CdpError(f"cannot open landing location {root}: {exc}") from exc
-
-
-def _spark_uri(root: str, fs_path: str) -> str:
-    """The URI Spark reads a listed file by: pyarrow's path with the landing's own scheme put
-    back (a ``file:///`` landing stays a URI), or the plain path for a plain landing path."""
-    if "://" not in root:
-        return fs_path
-    scheme = root.split("://", 1)[0]
-    # Spark's Hadoop connector for S3 is s3a; pyarrow paths carry no scheme.
-    return f"{'s3a' if scheme == 's3' else scheme}://{fs_path}"
-
-
 def list_landed(landing: str, source: str, batch_date: str) -> list[LandedFile] | None:
     """Files of one source and date, sorted by name; None when the folder is missing.
 
     Hidden files (``.``/``_`` prefix, e.g. ``_SUCCESS`` markers) are not extracts.
     """
-    filesystem, root = _filesystem(landing)
+    filesystem, root = storage.filesystem(landing)
     folder = f"{root.rstrip('/')}/{source}/{batch_date}"
     info = filesystem.get_file_info(folder)
     if info.type == pafs.FileType.NotFound:
@@ -66,7 +42,7 @@ def list_landed(landing: str, source: str, batch_date: str) -> list[LandedFile] 
         raise CdpError(f"{folder}: expected a folder of extracts, found a file")
     found = filesystem.get_file_info(pafs.FileSelector(folder, recursive=False))
     files = [
-        LandedFile(source, batch_date, _spark_uri(landing, f.path), f.base_name, f.size or 0)
+        LandedFile(source, batch_date, storage.spark_uri(landing, f.path), f.base_name, f.size or 0)
         for f in found
         if f.type == pafs.FileType.File and not f.base_name.startswith((".", "_"))
     ]
@@ -81,7 +57,7 @@ def _fs_path(uri: str) -> str:
 def sha256_of(landing: str, uri: str) -> str:
     """Content hash: the same file landed twice (any name, any date) is recognised by it.
     Read through pyarrow, like the listing, so landing needs no Spark session."""
-    filesystem, _ = _filesystem(landing)
+    filesystem, _ = storage.filesystem(landing)
     with filesystem.open_input_stream(_fs_path(uri)) as stream:
         return storage.sha256_of_stream(stream)
 
@@ -92,7 +68,7 @@ def read_csv_header(landing: str, uri: str, max_bytes: int = 1 << 20) -> list[st
     A byte-order mark is dropped; names go through ``bronze_column_names`` so every landed
     column survives as its own bronze column.
     """
-    filesystem, _ = _filesystem(landing)
+    filesystem, _ = storage.filesystem(landing)
     with filesystem.open_input_stream(_fs_path(uri)) as stream:
         head = stream.read(max_bytes).decode("utf-8", errors="replace").lstrip("\ufeff")
     first = next(csv.reader(io.StringIO(head)), [])
@@ -133,8 +109,7 @@ def landed_sources(landing: str, batch_date: str, sources: tuple[str, ...]) -> d
 
     A one-line error when the landing location itself does not exist.
     """
-    filesystem, root = _filesystem(landing)
-    if filesystem.get_file_info(root).type == pafs.FileType.NotFound:
+    if not storage.exists(landing):
         raise CdpError(f"landing folder not found: {landing}")
     found = {}
     for source in sources:

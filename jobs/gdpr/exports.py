@@ -36,10 +36,10 @@ log = logging.getLogger(__name__)
 def _keyed_folders(spark: SparkSession, exports_dir: str) -> list[tuple[str, str]]:
     """(destination, batch_date) of every export folder that has keys."""
     out = []
-    for destination in run.list_folders(spark, exports_dir):
-        for day in run.list_folders(spark, f"{exports_dir}/{destination}"):
+    for destination in storage.list_folders(exports_dir):
+        for day in storage.list_folders(f"{exports_dir}/{destination}"):
             folder = run.export_dir(exports_dir, destination, day)
-            if run.is_batch_date(day) and run.exists(spark, f"{folder}/{run.KEYS}"):
+            if run.is_batch_date(day) and storage.exists(f"{folder}/{run.KEYS}"):
                 out.append((destination, day))
     return out
 
@@ -107,12 +107,12 @@ def erase_from_exports(spark: SparkSession, exports_dir: str, profile_ids: Itera
     ids = sorted(set(profile_ids))
     hits = _hits(spark, exports_dir, ids)
     erased_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    for destination in run.list_folders(spark, exports_dir):
-        for name in run.list_folders(spark, f"{exports_dir}/{destination}"):
+    for destination in storage.list_folders(exports_dir):
+        for name in storage.list_folders(f"{exports_dir}/{destination}"):
             if name.startswith(run.STAGING_PREFIX):
                 # Left by an export that crashed before its swap (the next run of that date
                 # would remove it): it may hold the person and is not an export, so it goes.
-                storage.delete(spark, f"{exports_dir}/{destination}/{name}")
+                storage.delete(f"{exports_dir}/{destination}/{name}")
                 log.info("activation %s: removed unfinished %s", destination, name)
     for (destination, day), rows in sorted(hits.items()):
         folder = run.export_dir(exports_dir, destination, day)

@@ -169,18 +169,22 @@ def access(spark: SparkSession, settings: Settings, namespace: str, raw: str) ->
     return result
 
 
+def _cores(spark: SparkSession) -> int:
+    """The cluster's cores as Spark counts them (a Connect client sees no SparkContext: the
+    shuffle partitions, sized for the cluster, stand in)."""
+    if catalog.is_connect(spark):
+        return int(spark.conf.get("spark.sql.shuffle.partitions"))
+    return spark.sparkContext.defaultParallelism
+
+
 def _vacuum(spark: SparkSession, path: str) -> int:
     """Remove every data file no longer in the table's current version; files removed."""
-    from delta.tables import DeltaTable
-
-    before = storage.count_files(spark, path, ".parquet")
-    table = DeltaTable.forPath(spark, path)
-    props = table.detail().select("properties").first()["properties"] or {}
-    if props.get("delta.enableDeletionVectors") == "true":
+    before = storage.count_files(path, ".parquet")
+    if catalog.delta_properties(spark, path).get("delta.enableDeletionVectors") == "true":
         # Deletion vectors only hide rows; purge rewrites the files without them.
         spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
-    table.vacuum(0.0)
-    return before - storage.count_files(spark, path, ".parquet")
+    spark.sql(f"VACUUM delta.`{path}` RETAIN 0 HOURS")
+    return before - storage.count_files(path, ".parquet")
 
 
 def _doomed(name: str, matched: DataFrame) -> DataFrame:
@@ -191,17 +195,15 @@ def _doomed(name: str, matched: DataFrame) -> DataFrame:
 
 def _delete(spark: SparkSession, name: str, doomed: DataFrame, warehouse: str) -> int:
     """Delete the rows of table ``name`` with the ``doomed`` keys; rows deleted."""
-    from delta.tables import DeltaTable
-
     if doomed.isEmpty():
         return 0
     keys = locate.rule(name).keys
-    target = DeltaTable.forPath(spark, catalog.table_path(name, warehouse))
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    target.alias("t").merge(doomed.alias("s"), condition).whenMatchedDelete().execute()
-    # The MERGE's own metrics, instead of counting the whole table before and after.
-    metrics = target.history(1).first()["operationMetrics"] or {}
-    return int(metrics.get("numTargetRowsDeleted", 0))
+    # The MERGE's own counts, instead of counting the whole table before and after.
+    done = catalog.merge_into(
+        spark, catalog.table_path(name, warehouse), doomed, condition, "WHEN MATCHED THEN DELETE"
+    )
+    return done.get("num_deleted_rows", 0)
 
 
 # Deleted last: while they hold the subject, a request that died half-way finds them again.
@@ -236,9 +238,7 @@ def erase(spark: SparkSession, settings: Settings, namespace: str, raw: str) -> 
     # default: 20-30 s per small table on two cores); the cluster's cores are enough.
     vacuum_conf = {
         "spark.databricks.delta.retentionDurationCheck.enabled": "false",
-        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(
-            max(1, spark.sparkContext.defaultParallelism)
-        ),
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(max(1, _cores(spark))),
     }
     previous = {key: spark.conf.get(key, None) for key in vacuum_conf}
     for key, value in vacuum_conf.items():
@@ -252,7 +252,7 @@ def erase(spark: SparkSession, settings: Settings, namespace: str, raw: str) -> 
             else:
                 spark.conf.set(key, value)
     for folder in TRANSIENT_FOLDERS:
-        storage.delete(spark, f"{wh.rstrip('/')}/{folder}")
+        storage.delete(f"{wh.rstrip('/')}/{folder}")
     outcome = "completed" if any(rows.values()) else "not_found"
     result = RequestResult(request_id, "erase", outcome, subject, rows, files_removed=files)
     _record(spark, settings, result, received)
@@ -272,17 +272,12 @@ def _suppress(spark: SparkSession, settings: Settings, subject: Subject, request
     if not catalog.exists(spark, "audit.suppression_list", wh):
         catalog.write(SUPPRESSION.conform(rows), "audit.suppression_list", wh, mode="append")
         return
-    from delta.tables import DeltaTable
-
-    target = DeltaTable.forPath(spark, catalog.table_path("audit.suppression_list", wh))
-    (
-        target.alias("t")
-        .merge(
-            SUPPRESSION.conform(rows).alias("s"),
-            "t.namespace = s.namespace AND t.identifier_hash = s.identifier_hash",
-        )
-        .whenNotMatchedInsertAll()
-        .execute()
+    catalog.merge_into(
+        spark,
+        catalog.table_path("audit.suppression_list", wh),
+        SUPPRESSION.conform(rows),
+        "t.namespace = s.namespace AND t.identifier_hash = s.identifier_hash",
+        "WHEN NOT MATCHED THEN INSERT *",
     )
 
 
@@ -317,7 +312,7 @@ def write_export(spark: SparkSession, result: RequestResult, out: str | None) ->
         raise CdpError("only an access request has an export")
     text = json.dumps(result.export, indent=1, ensure_ascii=False)
     if out:
-        storage.write_text(spark, out, text + "\n")
+        storage.write_text(out, text + "\n")
     return text
 
 

@@ -47,9 +47,9 @@ def subject_key(spark: SparkSession, settings: Settings) -> bytes:
         return configured.encode("utf-8")
     uri = key_path(settings)
     folder = uri.rsplit("/", 1)[0]
-    if KEY_FILE not in storage.list_names(spark, folder):
-        storage.write_text(spark, uri, secrets.token_hex(32) + "\n")
-    return bytes.fromhex(storage.read_text(spark, uri).strip())
+    if KEY_FILE not in storage.list_names(folder):
+        storage.write_text(uri, secrets.token_hex(32) + "\n")
+    return bytes.fromhex(storage.read_text(uri).strip())
 
 
 def keyed_hash(key: bytes, text: str) -> str:

@@ -17,6 +17,8 @@ import uuid
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from cdp.core.spark import splink_api
+
 log = logging.getLogger(__name__)
 
 
@@ -37,10 +39,9 @@ def _with_graphframes(vertices: DataFrame, edges: DataFrame) -> DataFrame:
 
 
 def _with_splink(spark: SparkSession, vertices: DataFrame, edges: DataFrame) -> DataFrame:
-    from splink import SparkAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    db_api = SparkAPI(spark_session=spark)
+    db_api = splink_api(spark)
     # Registered under names of our own: splink names its input tables from Python's
     # ``random``, which a seeded caller (a property test, a generator) replays, and a
     # second call would then find its names taken.

@@ -44,6 +44,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from cdp.core.spark import splink_api
 from jobs.identity.graph import birth_dates_compatible, latest_versions, vertex_id
 
 if TYPE_CHECKING:
@@ -457,9 +458,9 @@ def model_fingerprint() -> str:
 
 
 def _linker(spark: SparkSession, records: DataFrame, model: Any) -> Any:
-    from splink import Linker, SparkAPI
+    from splink import Linker
 
-    table = SparkAPI(spark_session=spark).register(records.select(*MATCH_COLUMNS))
+    table = splink_api(spark).register(records.select(*MATCH_COLUMNS))
     return Linker(table, model, log_level=logging.WARNING)
 
 

@@ -298,14 +298,14 @@ def load_match_model(
     day = dt.date.fromisoformat(batch_date)
     oldest = day - dt.timedelta(days=max_age_days - 1)
     fingerprint = matching.model_fingerprint()
-    for name in reversed(storage.list_names(spark, _model_folder(warehouse))):
+    for name in reversed(storage.list_names(_model_folder(warehouse))):
         try:
             trained_for = dt.date.fromisoformat(name.removesuffix(".json"))
         except ValueError:
             continue
         if not oldest <= trained_for <= day:
             continue
-        saved = json.loads(storage.read_text(spark, f"{_model_folder(warehouse)}/{name}"))
+        saved = json.loads(storage.read_text(f"{_model_folder(warehouse)}/{name}"))
         if saved.get("fingerprint") == fingerprint:
             log.info("person model: reusing the one trained for %s", trained_for)
             return saved["model"]
@@ -316,7 +316,7 @@ def save_match_model(spark: SparkSession, warehouse: str, batch_date: str, model
     """Keep tonight's trained person model for the next nights (and for audit)."""
     saved = {"fingerprint": matching.model_fingerprint(), "trained_for": batch_date, "model": model}
     uri = f"{_model_folder(warehouse)}/{batch_date}.json"
-    storage.write_text(spark, uri, json.dumps(saved, default=str, indent=1))
+    storage.write_text(uri, json.dumps(saved, default=str, indent=1))
 
 
 def run(spark: SparkSession, settings: Settings, batch_date: str) -> IdentityReport:

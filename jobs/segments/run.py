@@ -56,8 +56,6 @@ def previous_state(spark: SparkSession, warehouse: str, day: dt.date) -> DataFra
     Normally the published table; when it was already built for ``day`` or later (a night
     run again, a backfill), the newest earlier Delta version built for an earlier night, so
     re-running a night gives the same entries and exits."""
-    from delta.tables import DeltaTable
-
     if not catalog.exists(spark, MEMBERSHIP, warehouse):
         return None
     current = catalog.read(spark, MEMBERSHIP, warehouse)
@@ -65,8 +63,7 @@ def previous_state(spark: SparkSession, warehouse: str, day: dt.date) -> DataFra
     if latest is None or latest < day:
         return current
     path = catalog.table_path(MEMBERSHIP, warehouse)
-    versions = [r[0] for r in DeltaTable.forPath(spark, path).history().select("version").collect()]
-    for version in sorted(versions, reverse=True):
+    for version in catalog.delta_versions(spark, path):
         older = spark.read.format("delta").option("versionAsOf", version).load(path)
         try:
             as_of = older.agg(F.max("as_of")).first()[0]
