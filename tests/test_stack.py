@@ -21,6 +21,7 @@ import pytest
 
 from cdp.app import stack
 from cdp.core.errors import CdpError
+from cdp.core.settings import load_settings
 from cdp_dev import screenshots
 from cdp_dev.synthetic import generate
 from tests.conftest import TINY_DATA_CONF, cdp_env, table_snapshot
@@ -41,6 +42,16 @@ PORTS = {
 
 def test_down_with_nothing_started_stops_nothing(tmp_path):
     assert stack.down(stack.StackSettings(home=tmp_path / "never-up", **PORTS)) == []
+
+
+def test_tasks_are_clients_of_the_connect_server_unless_it_is_turned_off(tmp_path):
+    on = stack.airflow_env(stack.StackSettings(home=tmp_path / "on", **PORTS))
+    assert on["CDP_SPARK__REMOTE"] == f"sc://127.0.0.1:{PORTS['connect_port']}"
+    off = stack.StackSettings(home=tmp_path / "off", connect=False, **PORTS)
+    env = stack.airflow_env(off)
+    assert env["CDP_SPARK__REMOTE"] == "" and env["CDP_SPARK__MASTER"] == off.spark_master
+    assert load_settings(environ=env).spark.remote == ""
+    assert stack.status(off)["spark connect"] == "off (each task a driver of its own)"
 
 
 def test_a_failing_set_up_command_is_one_line_naming_it():

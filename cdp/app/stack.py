@@ -60,7 +60,10 @@ class StackSettings:
     worker_cores: int = 1
     worker_memory: str = "4g"
     airflow_port: int = 8080
-    # The Spark Connect server every DAG task runs its Spark work on (loopback only).
+    # The Spark Connect server every DAG task runs its Spark work on (loopback only). With
+    # CDP_STACK_CONNECT=0 there is none and each task is a Spark driver of its own in client
+    # mode against the master (about 20 s more per task: a JVM, a driver and executors).
+    connect: bool = field(default_factory=lambda: os.environ.get("CDP_STACK_CONNECT", "1") != "0")
     connect_port: int = 15002
     # Whether the scheduler starts the nightly DAG on its cron schedule. Off by default: on a
     # developer's machine the stack runs what is triggered (`cdp stack trigger`), and unpausing
@@ -387,7 +390,7 @@ def _task_env(s: StackSettings) -> dict[str, str]:
     server to run on, the master it runs on, the data, and the stack's own extras."""
     return {
         "CDP_SPARK__MASTER": s.spark_master,
-        "CDP_SPARK__REMOTE": s.spark_remote,
+        "CDP_SPARK__REMOTE": s.spark_remote if s.connect else "",
         "CDP_SPARK__UI_ENABLED": "true",
         "CDP_PATHS__LANDING": str(s.landing),
         "CDP_PATHS__WAREHOUSE": str(s.warehouse),
@@ -537,7 +540,8 @@ def up(s: StackSettings | None = None) -> dict[str, str]:
     s.home.mkdir(parents=True, exist_ok=True)
     _postgres_up(s)
     _spark_up(s)
-    _connect_up(s)
+    if s.connect:
+        _connect_up(s)
     _airflow_up(s)
     return status(s)
 
@@ -561,7 +565,9 @@ def status(s: StackSettings | None = None) -> dict[str, str]:
         "spark master": f"{s.spark_master} "
         + (f"up, {spark.get('aliveworkers', 0)} alive workers" if spark else "down"),
         "spark master UI": s.spark_ui_url,
-        "spark connect": f"{s.spark_remote} " + ("up" if _answers(s.connect_port) else "down"),
+        "spark connect": (f"{s.spark_remote} " + ("up" if _answers(s.connect_port) else "down"))
+        if s.connect
+        else "off (each task a driver of its own)",
         "airflow UI": s.airflow_url + (" up" if _airflow_healthy(s) else " down"),
         "airflow login": f"admin / {airflow_password(s) or '(not generated yet)'}",
     }
