@@ -154,7 +154,9 @@ def _connect(settings: Settings) -> SparkSession:
     spark = SparkSession.builder.remote(settings.spark.remote).getOrCreate()
     conf = build_conf(settings, need_jars=False)
     for key in (*SESSION_CONF, *settings.spark.conf):
-        if key in conf:
+        # An operator's extra conf may hold the server's own (executor memory, s3a keys):
+        # those were given when the server started, and a client setting them is refused.
+        if key in conf and spark.conf.isModifiable(key):
             spark.conf.set(key, conf[key])
     if settings.spark.catalog == "registry":
         catalog.register_all(spark, settings.paths.warehouse)
@@ -218,7 +220,8 @@ def scratch_checkpoints(spark: SparkSession, warehouse: str) -> Iterator[str]:
     if catalog.is_connect(spark):
         # A Connect client cannot point the server's checkpoint folder anywhere: splink's
         # checkpoints go to the server's (``splink_api``), whose cleaner removes them once
-        # unreferenced. What the job cached is released here: the server lives on.
+        # unreferenced. What the job cached is released here: the server lives on. (The
+        # cache is the server's: a job running beside this one recomputes what it cached.)
         try:
             yield None
         finally:
