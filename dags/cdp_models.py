@@ -49,14 +49,19 @@ def cdp_models():
     @task
     def train() -> list[dict]:
         """Train, evaluate on the holdout window, register, promote when better."""
-        from cdp.app.orchestration import batch_date_from_context, settings_for_task
+        from cdp.app.orchestration import (
+            batch_date_from_context,
+            settings_for_task,
+            with_own_driver,
+        )
         from cdp.core.spark import get_spark
         from jobs.models import run as models_job
         from jobs.models.training import MODELS
 
         context = get_current_context()
         params = context["params"]
-        settings = settings_for_task(context)
+        # Training logs the model with MLflow's Spark flavour: a driver of its own.
+        settings = with_own_driver(settings_for_task(context))
         batch_date = batch_date_from_context(context)
 
         chosen = (params["model"],) if params.get("model") else MODELS

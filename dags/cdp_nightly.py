@@ -39,13 +39,15 @@ def asset(table: str) -> Asset:
     return Asset(name=table, uri=f"cdp://warehouse/{layer}/{entity}")
 
 
-def _run_context() -> tuple[Any, Any, str]:
+def _run_context(step: Step | None = None) -> tuple[Any, Any, str]:
     """(settings, spark, batch_date) for the running task, from the DAG run's params."""
-    from cdp.app.orchestration import batch_date_from_context, settings_for_task
+    from cdp.app.orchestration import batch_date_from_context, settings_for_task, with_own_driver
     from cdp.core.spark import get_spark
 
     context = get_current_context()
     settings = settings_for_task(context)
+    if step is not None and step.own_driver:
+        settings = with_own_driver(settings)
     return settings, get_spark(settings), batch_date_from_context(context)
 
 
@@ -72,7 +74,7 @@ def _run_context() -> tuple[Any, Any, str]:
 def cdp_nightly():
     def task_of(step: Step):
         def run(upstream: dict | None = None) -> Any:
-            settings, spark, batch_date = _run_context()
+            settings, spark, batch_date = _run_context(step)
             return step.summary(step.run(spark, settings, batch_date))
 
         run.__doc__ = step.doc

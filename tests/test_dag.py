@@ -131,6 +131,23 @@ def test_tasks_read_their_settings_and_batch_date_from_the_run_params(tmp_path):
     assert batch_date_from_context({"params": {}, "logical_date": logical}) == "2026-11-24"
 
 
+def test_a_step_that_needs_its_own_driver_leaves_the_connect_server(monkeypatch):
+    from cdp.app.orchestration import with_own_driver
+    from cdp.app.steps import STEPS
+    from cdp.core.errors import CdpError
+    from cdp.core.settings import load_settings
+
+    assert [s.name for s in STEPS if s.own_driver] == ["models"]
+    settings = load_settings(environ={"CDP_SPARK__REMOTE": "sc://127.0.0.1:15002"})
+    monkeypatch.delenv("SPARK_CONNECT_MODE_ENABLED", raising=False)
+    assert with_own_driver(settings).spark.remote == ""
+    assert with_own_driver(load_settings(environ={})) == load_settings(environ={})
+    # A process that is already a Connect client cannot also be a driver.
+    monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "1")
+    with pytest.raises(CdpError, match="needs a Spark driver of its own"):
+        with_own_driver(settings)
+
+
 def test_each_task_names_its_spark_application(tmp_path):
     """On the stack every task is a Spark application of its own: the master UI lists them
     by task and night, not as a column of "cdp"."""

@@ -79,6 +79,22 @@ def settings_for_task(context: Mapping[str, Any]) -> Settings:
     return replace(settings, spark=replace(settings.spark, app_name=name))
 
 
+def with_own_driver(settings: Settings) -> Settings:
+    """``settings`` for a task that needs a Spark driver of its own (``Step.own_driver``):
+    without ``spark.remote``, so the session is built in client mode against
+    ``spark.master``. A process that already holds a Spark Connect session cannot build one
+    too (PySpark is in one mode per process): a one-line error says so."""
+    if not settings.spark.remote:
+        return settings
+    if "SPARK_CONNECT_MODE_ENABLED" in os.environ:
+        raise CdpError(
+            f"this step needs a Spark driver of its own, and this process is already a client"
+            f" of {settings.spark.remote}; run it in a process of its own (the scheduler's"
+            f" tasks are) or without spark.remote"
+        )
+    return replace(settings, spark=replace(settings.spark, remote=""))
+
+
 def batch_date_from_context(context: Mapping[str, Any]) -> str:
     """The running task's batch date: the ``batch_date`` param, else the day before the run's
     logical date (the business day the night's extracts cover)."""

@@ -57,7 +57,10 @@ class StackSettings:
     spark_port: int = 7077
     spark_ui_port: int = 8081
     worker_ui_ports: tuple[int, ...] = (8082, 8083)
-    worker_cores: int = 1
+    # Cores each worker offers: half of the cluster's go to the Connect server, the other half
+    # to a task that runs a driver of its own (``Step.own_driver``). Offered, not reserved:
+    # two workers of two cores share this machine's cores.
+    worker_cores: int = 2
     worker_memory: str = "4g"
     airflow_port: int = 8080
     # The Spark Connect server every DAG task runs its Spark work on (loopback only). With
@@ -373,6 +376,9 @@ def _connect_up(s: StackSettings) -> None:
     settings = load_settings(environ=_task_env(s))
     settings.spark.remote = ""
     settings.spark.app_name = "cdp-connect"
+    # Not the whole cluster: a task with a driver of its own must get executors beside it.
+    cores = max(1, len(s.worker_ui_ports) * s.worker_cores // 2)
+    settings.spark.conf.setdefault("spark.cores.max", str(cores))
     _start(s, "spark-connect", connect_server_command(settings, s.connect_port), _spark_env(s))
     _wait(
         "Spark Connect server",

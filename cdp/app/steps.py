@@ -71,6 +71,10 @@ class Step:
     # None: the DAG's default retries. A failed expectation is a fact about tonight's data,
     # which no retry heals.
     retries: int | None = None
+    # A Spark driver of the task's own even where the other steps are clients of a Spark
+    # Connect server (``spark.remote``): MLflow's Spark flavour saves and loads models through
+    # Hadoop's FileSystem in the driver's JVM, which a Connect client does not have.
+    own_driver: bool = False
 
     def function(self) -> Callable[..., Any]:
         module, _, attribute = self.job.partition(":")
@@ -129,6 +133,7 @@ STEPS: tuple[Step, ...] = (
         "jobs.models.run:run_scoring",
         "Score tonight's profiles with each champion model (MLflow), training one first on a"
         " new installation (jobs/models/run.py); stages gold.propensity_scores.",
+        own_driver=True,
     ),
     Step(
         "segments",
