@@ -15,7 +15,7 @@ DEMO_INITIAL_LOAD ?= 118
 DEMO_SEED ?= 7
 DEMO_END ?= 2026-11-24
 
-.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench eval-identity clean stack-deps up down screenshots
+.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench bench-stack eval-identity clean stack-deps up down screenshots
 
 setup: venv jars
 
@@ -88,6 +88,11 @@ EVAL_OUT ?= data/eval-identity
 # tests/test_docs.py fails when a committed page is stale.
 docs: setup
 	.venv/bin/python -m cdp_dev.docs
+
+# One night through a stack of its own, timed task by task (cdp_dev/stack_bench.py);
+# STACK_BENCH_ARGS=--no-connect runs each task as a driver of its own, to compare.
+bench-stack: setup stack-deps
+	$(PY) -m cdp_dev.stack_bench $(STACK_BENCH_ARGS)
 
 eval-identity: setup
 	$(CDP) evaluate identity --matrix --persons $(EVAL_PERSONS) --days $(EVAL_DAYS) \
