@@ -302,16 +302,12 @@ def _postgres_down(s: StackSettings) -> bool:
 # --- Spark standalone -----------------------------------------------------------------------
 
 
-def _spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).parent
-
-
 def _spark_env(s: StackSettings) -> dict[str, str]:
+    from cdp.core.spark import spark_home
+
     env = dict(os.environ)
     env.update(
-        SPARK_HOME=str(_spark_home()),
+        SPARK_HOME=str(spark_home()),
         SPARK_LOG_DIR=str(s.home / "logs"),
         SPARK_WORKER_DIR=str(s.home / "spark" / "work"),
         # Executors start Python workers with the same interpreter as the drivers (one machine).
@@ -326,7 +322,9 @@ def spark_status(s: StackSettings) -> dict | None:
 
 
 def _spark_up(s: StackSettings) -> None:
-    spark_class = str(_spark_home() / "bin" / "spark-class")
+    from cdp.core.spark import spark_home
+
+    spark_class = str(spark_home() / "bin" / "spark-class")
     env = _spark_env(s)
     _start(
         s, "spark-master",

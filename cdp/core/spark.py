@@ -164,6 +164,13 @@ def _connect(settings: Settings) -> SparkSession:
     return spark
 
 
+def spark_home() -> Path:
+    """The pyspark wheel's own Spark (its bin/, sbin/ and jars/)."""
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
 CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -173,8 +180,6 @@ def connect_server_command(settings: Settings, port: int) -> list[str]:
     ``port`` (loopback only) for jobs whose ``spark.remote`` points at it. splink's
     checkpoints go to the warehouse's checkpoint folder, where GDPR erasure clears them, and
     are removed as soon as nothing refers to them."""
-    from pyspark import find_spark_home
-
     conf = build_conf(settings)
     conf.update(
         {
@@ -185,7 +190,7 @@ def connect_server_command(settings: Settings, port: int) -> list[str]:
         }
     )
     argv = [
-        os.path.join(find_spark_home._find_spark_home(), "bin", "spark-submit"),  # noqa: SLF001
+        str(spark_home() / "bin" / "spark-submit"),
         "--master", settings.spark.master,
         "--name", settings.spark.app_name,
         "--class", CONNECT_SERVER_CLASS,

@@ -49,7 +49,7 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     file system serves it."""
     local = local_path(uri)
     if local is not None:
-        # pyarrow's local file system takes plain absolute paths only, not file: URIs.
+        # pyarrow's local file system takes plain paths only, not file: URIs.
         return pafs.LocalFileSystem(), str(local)
     if uri.startswith(("s3a://", "s3n://")):
         # Spark's (Hadoop's) names for S3; pyarrow knows it as s3 (``spark_uri`` maps back).

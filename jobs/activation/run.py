@@ -16,8 +16,8 @@ For every destination in ``activation.destinations`` the export lands in
 The folder is built beside its final place and swapped in whole, so a re-run replaces the
 date's export and a delivery never picks up half of one. Files are written by Spark and the
 folder handled through cdp/core/storage.py (pyarrow's file systems), so the exports folder
-may be on object storage (s3a://, abfss://) as well as local disk. audit.activation_exports gets one row per
-(destination, batch date), replaced on a re-run.
+may be on object storage (s3a://, abfss://) as well as local disk. audit.activation_exports
+gets one row per (destination, batch date), replaced on a re-run.
 """
 
 from __future__ import annotations
