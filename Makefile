@@ -15,7 +15,7 @@ DEMO_INITIAL_LOAD ?= 118
 DEMO_SEED ?= 7
 DEMO_END ?= 2026-11-24
 
-.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench bench-stack eval-identity clean stack-deps up down screenshots
+.PHONY: setup venv jars run demo-data test test-fast lint lint-imports format docs bench bench-stack eval-identity clean stack-deps up down screenshots sql-server bench-sql
 
 setup: venv jars
 
@@ -28,8 +28,15 @@ $(VENV)/.installed: pyproject.toml infra/constraints.txt
 
 venv: $(VENV)/.installed
 
-jars:
+# The Delta jars from Maven Central, then the SQL endpoint's guard and login classes
+# (infra/sql_endpoint/java) compiled with the JDK's javac against pyspark's own jars.
+jars: venv
 	bash infra/fetch_jars.sh $(JARS)
+	@command -v javac >/dev/null 2>&1 || { \
+	  echo "installing Debian's openjdk-17-jdk-headless (javac)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q openjdk-17-jdk-headless >/dev/null; }
+	PY=$(PY) bash infra/sql_endpoint/build.sh $(JARS)
 
 demo-data: setup
 	@if [ ! -d "$(DEMO_LANDING)/crm" ]; then \
@@ -145,6 +152,19 @@ down:
 screenshots: demo-data up
 	$(CDP) stack trigger --date $(DEMO_END)
 	$(CDP) screenshots --out docs/screenshots
+
+# The governed SQL endpoint for JDBC/ODBC and DB-API clients on jdbc:hive2://127.0.0.1:10000
+# (cdp/app/sql_endpoint.py); add a login first: `.venv/bin/cdp sql-user add NAME`.
+# SQL_ROLE=officer serves privacy officers every table on port 10001.
+SQL_ROLE ?= analyst
+sql-server: setup
+	$(CDP) serve-sql --role $(SQL_ROLE)
+
+# Latency of docs/analysts.md's questions through the endpoint against `cdp sql`, and the
+# endpoint's memory (cdp_dev/sql_bench.py), on the demo warehouse.
+bench-sql: demo-data
+	@test -d data/warehouse/gold || $(MAKE) run
+	$(PY) -m cdp_dev.sql_bench
 
 clean:
 	rm -rf data .pytest_cache

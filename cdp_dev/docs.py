@@ -104,7 +104,7 @@ def settings_page() -> str:
             key = f"{section.name}.{f.name}"
             default = _default(getattr(value, f.name))
             # Local paths differ from machine to machine: show where they point instead.
-            if section.name == "paths":
+            if section.name == "paths" or key == "sql_endpoint.users_file":
                 default = _relative(default)
             meaning = comments.get(f.name, "")
             out.append(f"| `{key}` | `{_cell(default)}` | {_cell(meaning)} |")

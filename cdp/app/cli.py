@@ -183,22 +183,42 @@ def _mlflow_uri(settings: Settings) -> str:
     return tracking_uri(settings)
 
 
-def cmd_sql(args: argparse.Namespace) -> int:
+def sql_session(settings: Settings):
+    """The session `cdp sql` queries in: in its masked mode (the default) the analysts' masked
+    views under the tables' names, raw tables absent, and the SQL endpoint's guard armed
+    (read-only, no file read by path, no functions or jars: cdp/app/sql_endpoint.py)."""
+    if settings.governance.analyst_full_access:
+        return spark_session(settings)
+    from cdp.app import sql_endpoint
+
+    spark = spark_session(sql_endpoint.governed_settings(settings))
+    sql_endpoint.publish(spark, settings, "analyst", {})
+    sql_endpoint.arm(spark, hidden=sql_endpoint.hidden_databases("analyst"))
+    return spark
+
+
+def run_sql(spark, query: str):
+    """``query``'s result (a DataFrame, collected rows), or a one-line error: Spark's first
+    line, or the guard's refusal."""
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
 
-    settings = settings_from_args(args)
-    spark = spark_session(settings)
-    if not settings.governance.analyst_full_access:
-        from jobs.governance.masking import mask_session
-
-        # Same names, identifying columns hashed or redacted; raw tables not registered.
-        mask_session(spark, settings)
     try:
-        df = spark.sql(args.query)
-        rows = df.collect()
+        df = spark.sql(query)
+        return df, df.collect()
     except PySparkException as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise CdpError(f"SQL failed: {first}") from None
+    except Py4JJavaError as exc:
+        cause = exc.java_exception
+        while cause.getCause() is not None and "SecurityException" not in cause.toString():
+            cause = cause.getCause()
+        raise CdpError(f"SQL failed: {cause.getMessage()}") from None
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    spark = sql_session(settings_from_args(args))
+    df, rows = run_sql(spark, args.query)
     columns = df.columns
     if args.format == "json":
         for row in rows:
@@ -212,6 +232,41 @@ def cmd_sql(args: argparse.Namespace) -> int:
             writer.writerow(["" if v is None else v for v in row])
     else:
         _print_table(columns, [list(r) for r in rows])
+    return 0
+
+
+def cmd_serve_sql(args: argparse.Namespace) -> int:
+    from cdp.app import sql_endpoint
+
+    sql_endpoint.serve(settings_from_args(args), role=args.role, port=args.port)
+    return 0
+
+
+def cmd_sql_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from cdp.app import sql_endpoint
+
+    users_file = settings_from_args(args).sql_endpoint.users_file
+    if args.action == "list":
+        for name, role in sorted(sql_endpoint.read_users(users_file).items()):
+            print(f"{name}\t{role}")
+        return 0
+    if not args.name:
+        raise CdpError(f"sql-user {args.action}: give the user's NAME")
+    if args.action == "remove":
+        if not sql_endpoint.remove_user(users_file, args.name):
+            raise CdpError(f"no SQL user {args.name!r} in {users_file}")
+        print(f"removed {args.name} from {users_file}")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise CdpError("the two passwords differ")
+    sql_endpoint.add_user(users_file, args.name, args.role, password)
+    print(f"{args.name} ({args.role}) may log in; users in {users_file}")
     return 0
 
 
@@ -336,6 +391,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser(
+        "serve-sql",
+        parents=[common, wh],
+        help="the governed SQL endpoint for JDBC/ODBC and DB-API clients (Spark's Thrift "
+        "server): analysts' masked views, or every table for privacy officers",
+    )
+    p.add_argument("--role", choices=["analyst", "officer"], default="analyst")
+    p.add_argument(
+        "--port", type=int, help="default: sql_endpoint.port (officer: sql_endpoint.officer_port)"
+    )
+    p.set_defaults(func=cmd_serve_sql)
+
+    p = sub.add_parser(
+        "sql-user", parents=[common], help="who may log in to the SQL endpoint (`cdp serve-sql`)"
+    )
+    p.add_argument("action", choices=["add", "remove", "list"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", choices=["analyst", "officer"], default="analyst")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="add: read the password from stdin"
+    )
+    p.set_defaults(func=cmd_sql_user)
+
+    p = sub.add_parser(
         "gdpr", parents=[common, wh], help="GDPR access export or erasure of one person"
     )
     p.add_argument("kind", choices=["access", "erase"])
@@ -397,6 +475,10 @@ def setup_logging(debug: bool = False) -> None:
     )
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    if not debug:
+        # PySpark logs every failed query's whole Java stack as one JSON line; the command
+        # reports the error's first line itself.
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 

@@ -268,6 +268,28 @@ class AirflowSettings:
 
 
 @dataclass
+class SqlEndpointSettings:
+    """The governed SQL endpoint for JDBC/ODBC and DB-API clients (`cdp serve-sql`,
+    cdp/app/sql_endpoint.py): Spark's Thrift server (HiveServer2 protocol)."""
+
+    # Bind address; the login travels in clear (SASL PLAIN), so keep it on loopback or put
+    # a TLS proxy in front.
+    host: str = "127.0.0.1"
+    # The analysts' endpoint: masked views (`cdp serve-sql`).
+    port: int = 10000
+    # The privacy officers' endpoint: every table in clear (`cdp serve-sql --role officer`).
+    officer_port: int = 10001
+    # Who may log in: name:role:pbkdf2 lines written by `cdp sql-user add`, read at every
+    # login. Not committed anywhere; the default sits in the ignored .stack/ folder.
+    users_file: str = str(_repo_root() / ".stack" / "sql_users")
+    # How often the endpoint looks for tables published since it started, or whose columns
+    # changed (new rows need nothing: every query reads the table's latest version).
+    refresh_seconds: int = 30
+    # The endpoint's driver: it answers queries, it does not build tables.
+    driver_memory: str = "2g"
+
+
+@dataclass
 class PropensitySettings:
     """Propensity models (purchase and churn), trained and tracked in MLflow (jobs/models/)."""
 
@@ -381,6 +403,7 @@ class Settings:
     governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
+    sql_endpoint: SqlEndpointSettings = field(default_factory=SqlEndpointSettings)
     propensity: PropensitySettings = field(default_factory=PropensitySettings)
     segments: SegmentSettings = field(default_factory=SegmentSettings)
     activation: ActivationSettings = field(default_factory=ActivationSettings)

@@ -7,12 +7,14 @@ hashes alike in every table) but cannot read it or recompute it without the key;
 maps and structs of text hash each text value (an identity's namespace stays readable);
 anything else identifying (a birth date) is redacted to null.
 
-``cdp sql`` calls :func:`mask_session` unless ``governance.analyst_full_access``: each silver,
-gold and audit table keeps its name but is a view over the masked columns, and the raw
-tables (bronze extracts, the identity graph's edges and cuts, which hold identifiers in
-every row) are not registered at all. This is the analysts' default interface, not an
-access control: whoever can read the warehouse's files (or the key) can read everything,
-so on a cluster analysts get storage access only through this session.
+``cdp sql`` and the SQL endpoint (``cdp serve-sql``, cdp/app/sql_endpoint.py) call
+:func:`mask_session` unless ``governance.analyst_full_access``: each silver, gold and audit
+table keeps its name but is a view over the masked columns of the table registered in
+``SOURCES_DB``, and the raw tables (bronze extracts, the identity graph's edges and cuts,
+which hold identifiers in every row) are not registered at all. The session's guard
+(cdp.sql.GuardExtension) refuses reading ``SOURCES_DB`` or any file by path, so the views are
+the only way in; whoever can read the warehouse's files (or the key) outside these sessions
+can still read everything, so on a cluster analysts get storage access only through them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ log = logging.getLogger(__name__)
 
 # Struct fields that name a kind of identifier rather than hold one.
 READABLE_STRUCT_FIELDS = frozenset({"namespace"})
+
+# The database holding the Delta tables behind the masked views. Nothing but the views reads
+# it: the analysts' SQL guard (infra/sql_endpoint) refuses any statement that names it.
+SOURCES_DB = "cdp_sources"
 
 HASHED = "Masked for analysts: keyed hash (HMAC-SHA256) of the value."
 REDACTED = "Masked for analysts: redacted (null)."
@@ -93,8 +99,10 @@ def masking_expressions(table: str, schema: StructType, key: bytes) -> list[str]
 def masking_key(spark: SparkSession, settings: Settings) -> bytes:
     """The analysts' masking key: derived from the subject key, never the key itself.
 
-    The masked views' SQL carries it (``SHOW CREATE TABLE`` shows it), so it must not be the
-    key behind audit.gdpr_requests and the suppression list.
+    The masked views' SQL carries it, so it must not be the key behind audit.gdpr_requests
+    and the suppression list; and with it anyone could hash a guessed email and find its
+    profile, so the analysts' guard refuses the statements that show a view's SQL (``SHOW
+    CREATE TABLE``, ``DESCRIBE EXTENDED``).
     """
     return hmac.new(subject_key(spark, settings), b"cdp analysts' masked views", "sha256").digest()
 
@@ -109,7 +117,12 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _view_sql(name: str, path: str, schema: StructType, key: bytes) -> str:
+def source_table(name: str) -> str:
+    """Where the masked view ``name`` reads from: the table registered in ``SOURCES_DB``."""
+    return f"{SOURCES_DB}.{name.replace('.', '__')}"
+
+
+def _view_sql(name: str, schema: StructType, key: bytes) -> str:
     columns = []
     for f in schema.fields:
         comment = f.metadata.get("comment") or ""
@@ -121,8 +134,8 @@ def _view_sql(name: str, path: str, schema: StructType, key: bytes) -> str:
     table_comment = _sql_string(f"{s.comment} Grain: {s.grain}. Identifying columns masked.")
     select = ", ".join(masking_expressions(name, schema, key))
     return (
-        f"CREATE VIEW {name} ({', '.join(columns)}) COMMENT {table_comment} "
-        f"AS SELECT {select} FROM delta.{_quote(path)}"
+        f"CREATE OR REPLACE VIEW {name} ({', '.join(columns)}) COMMENT {table_comment} "
+        f"AS SELECT {select} FROM {source_table(name)}"
     )
 
 
@@ -138,12 +151,22 @@ def _hashes(dtype: DataType) -> bool:
     return False
 
 
-def mask_session(spark: SparkSession, settings: Settings) -> list[str]:
-    """Give the session's table names the analysts' masked view; returns the names exposed.
+def mask_session(
+    spark: SparkSession, settings: Settings, published: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Give the session's table names the analysts' masked view; returns the names exposed,
+    each with its columns (a JSON schema).
 
-    Each registered silver, gold and audit table is replaced by a view of the same name over
-    its masked columns; the raw tables (RAW_TABLES) are dropped from the session catalog, so
-    querying one fails with Spark's own table-not-found error. The Delta files are untouched.
+    Each silver, gold and audit table is replaced by a view of the same name over its masked
+    columns, reading the Delta table registered in ``SOURCES_DB`` (by name, not by path: the
+    analysts' session reads no file by path, ``spark.sql.runSQLOnFiles=false``); the raw
+    tables (RAW_TABLES) are dropped from the session catalog, so querying one fails with
+    Spark's own table-not-found error. The Delta files are untouched. The SQL endpoint's
+    guard (cdp/app/sql_endpoint.py) refuses direct reads of ``SOURCES_DB``.
+
+    With ``published`` (a previous call's answer) only the tables written since, or whose
+    columns changed, are (re)published, each by one CREATE OR REPLACE VIEW: the SQL
+    endpoint's refresh, which clients keep querying while it runs.
     """
     if settings.spark.catalog != "registry":
         raise CdpError(
@@ -151,17 +174,28 @@ def mask_session(spark: SparkSession, settings: Settings) -> list[str]:
             "analysts masked views there, or set governance.analyst_full_access"
         )
     wh = settings.paths.warehouse
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {SOURCES_DB}")
     key = None
-    exposed = []
+    exposed = dict(published or {})
+    changed = []
     for name in catalog.TABLES:
-        # The names were registered as external tables: dropping one leaves its files alone.
-        spark.sql(f"DROP TABLE IF EXISTS {name}")
+        if published is None:
+            # The names were registered as external tables: dropping one leaves its files.
+            spark.sql(f"DROP TABLE IF EXISTS {name}")
         if name in RAW_TABLES or not catalog.exists(spark, name, wh):
+            continue
+        schema = catalog.read(spark, name, wh).schema
+        if exposed.get(name) == schema.json():
             continue
         # Read (or created) only once there is a table to mask: no key in an empty warehouse.
         key = key or masking_key(spark, settings)
-        schema = catalog.read(spark, name, wh).schema
-        spark.sql(_view_sql(name, catalog.table_path(name, wh), schema, key))
-        exposed.append(name)
-    log.info("analysts' view: %d tables masked, raw tables hidden", len(exposed))
+        path = _sql_string(catalog.table_path(name, wh))
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {source_table(name)} USING DELTA LOCATION {path}")
+        spark.sql(_view_sql(name, schema, key))
+        exposed[name] = schema.json()
+        changed.append(name)
+    if published is None:
+        log.info("analysts' view: %d tables masked, raw tables hidden", len(exposed))
+    elif changed:
+        log.info("analysts' view: %s published or changed since", ", ".join(changed))
     return exposed
