@@ -55,6 +55,7 @@ run: demo-data
 	@echo '  .venv/bin/cdp sql "describe table gold.profiles"'
 	@echo '  .venv/bin/cdp sql "select segment, members, entered, exited from gold.segments"'
 	@echo '  .venv/bin/cdp tables'
+	@echo 'or from a JDBC/ODBC tool: .venv/bin/cdp sql-user add NAME, then make sql-server (docs/analysts.md)'
 
 # Two pytest workers, each with its own Spark session: on small test data a Spark job is
 # mostly single-threaded driver work, so two sessions keep both cores busy. A test file
