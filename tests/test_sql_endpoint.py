@@ -310,6 +310,13 @@ def test_every_bypass_is_refused_by_the_endpoint(endpoints):
     # Path reads switched back on as the client connects (no SET statement): refused.
     overlay = {"set:hiveconf:spark.sql.runSQLOnFiles": "true"}
     assert "was changed" in _refusal(analyst, "select 1", configuration=overlay)
+    # Nor a catalog plugin of the client's choosing.
+    plugin = {
+        "set:hiveconf:spark.sql.catalog.files": "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    }
+    assert "spark.sql.catalog.files was changed" in _refusal(
+        analyst, "select 1", configuration=plugin
+    )
     # Nothing refused ran: the table the insert and the drop aimed at is as it was.
     assert analyst.query("select count(*) from gold.rfm")[0][0] > 0
 

@@ -52,8 +52,8 @@ GUARD_JAR = "cdp-sql-guard.jar"
 GUARD_CLASS = "cdp.sql.GuardExtension"
 AUTH_CLASS = "cdp.sql.FileAuthProvider"
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
-# Settings a client session must keep: turned back on, a path read would reach the files
-# (the guard refuses those reads too; this closes the door twice).
+# Settings a guarded session starts with (and, like all its settings, must keep: the guard
+# refuses a session that changed any): turned back on, a path read would reach the files.
 PINNED = {"spark.sql.runSQLOnFiles": "false"}
 # PBKDF2-HMAC-SHA256 rounds for stored passwords (OWASP's 2023 figure is 600,000; a login
 # costs about a second of one core in the JVM at that, too slow for 8 clients at once).
@@ -89,14 +89,23 @@ def governed_settings(settings: Settings) -> Settings:
 
 def arm(spark: SparkSession, hidden: tuple[str, ...] = (), exempt: bool = False) -> None:
     """Switch the guard on for every session of this JVM (``exempt``: but this one, which
-    keeps publishing the views), with ``hidden`` databases readable only through views."""
+    keeps publishing the views), with ``hidden`` databases readable only through views.
+
+    Every checked session must keep the Spark settings a session has now: this one's own
+    (`cdp sql` queries in it), or a new session's, which is what each client of the
+    endpoint starts from."""
     guard = spark._jvm.cdp.sql.GuardExtension
+    session = spark._jsparkSession
+    for key, value in PINNED.items():
+        if spark.conf.get(key) != value:
+            raise CdpError(f"the guarded session must start with {key}={value}")
     for database in hidden:
         guard.hide(database)
-    for key, value in PINNED.items():
-        guard.pin(key, value)
     if exempt:
-        guard.exempt(spark._jsparkSession)
+        guard.exempt(session)
+        guard.freeze(session.newSession())
+    else:
+        guard.freeze(session)
     guard.arm()
 
 

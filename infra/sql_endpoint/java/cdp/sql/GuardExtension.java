@@ -18,6 +18,8 @@ import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.catalyst.plans.logical.View;
 import org.apache.spark.sql.execution.datasources.LogicalRelation;
 import org.apache.spark.sql.execution.datasources.v2.DataSourceV2Relation;
+import org.apache.spark.sql.internal.SQLConf;
+import scala.jdk.javaapi.CollectionConverters;
 import scala.runtime.AbstractFunction1;
 import scala.runtime.BoxedUnit;
 
@@ -36,8 +38,9 @@ import scala.runtime.BoxedUnit;
  *       over paths), and reads of the hidden databases that hold the tables behind the masked
  *       views;
  *   <li>reflect(), java_method() and try_reflect();
- *   <li>a statement from a session whose pinned settings differ (spark.sql.runSQLOnFiles set
- *       back to true through the connection's settings, which bypass SET).
+ *   <li>a statement from a session whose settings differ from the frozen ones ({@link
+ *       #freeze}): spark.sql.runSQLOnFiles set back to true through the settings a client
+ *       connects with, which bypass SET.
  * </ul>
  *
  * <p>Dormant until {@link #arm()}: the process sets up its views first. View bodies (written by
@@ -48,7 +51,7 @@ public class GuardExtension extends AbstractFunction1<SparkSessionExtensions, Bo
   private static volatile boolean armed = false;
   private static final Set<Object> exempt =
       Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
-  private static final Map<String, String> pinned = new ConcurrentHashMap<>();
+  private static final Map<String, String> pinned = new ConcurrentHashMap<>();  // see freeze
   private static final Set<String> hidden = ConcurrentHashMap.newKeySet();
 
   public static void arm() {
@@ -64,9 +67,47 @@ public class GuardExtension extends AbstractFunction1<SparkSessionExtensions, Bo
     exempt.add(s);
   }
 
-  /** A session setting no checked session may hold with another value. */
-  public static void pin(String key, String value) {
-    pinned.put(key, value);
+  /**
+   * Fix the settings that decide what a session can reach at {@code baseline}'s values: SQL on
+   * files, the default catalog and every catalog plugin. A client can change settings without
+   * a SET statement, in the settings it connects with (JDBC URL parameters, {@code
+   * set:hiveconf:} keys), which the Thrift server applies directly; a checked session whose
+   * value of one of these differs is refused. (Not every setting: Spark and Delta change
+   * harmless ones on their own, such as Parquet field-id reads.)
+   */
+  public static void freeze(SparkSession baseline) {
+    Map<String, String> all =
+        CollectionConverters.asJava(baseline.sessionState().conf().getAllConfs());
+    pinned.clear();
+    for (Map.Entry<String, String> e : all.entrySet()) {
+      if (isPinned(e.getKey())) pinned.put(e.getKey(), e.getValue());
+    }
+    pinned.put(RUN_SQL_ON_FILES, baseline.sessionState().conf().getConfString(RUN_SQL_ON_FILES));
+    frozen = true;
+  }
+
+  private static volatile boolean frozen = false;
+  static final String RUN_SQL_ON_FILES = "spark.sql.runSQLOnFiles";
+
+  static boolean isPinned(String key) {
+    return key.equals(RUN_SQL_ON_FILES)
+        || key.equals("spark.sql.defaultCatalog")
+        || key.startsWith("spark.sql.catalog.");
+  }
+
+  static void checkSettings(SparkSession session) {
+    SQLConf conf = session.sessionState().conf();
+    for (Map.Entry<String, String> e : pinned.entrySet()) {
+      String now = conf.getConfString(e.getKey(), "<unset>");
+      if (!now.equals(e.getValue())) throw changed(e.getKey(), now);
+    }
+    for (String key : CollectionConverters.asJava(conf.getAllConfs()).keySet()) {
+      if (isPinned(key) && !pinned.containsKey(key)) throw changed(key, conf.getConfString(key));
+    }
+  }
+
+  static RuntimeException changed(String key, String value) {
+    return deny("session setting " + key + " was changed (" + value + "); reconnect without it");
   }
 
   /** A database no checked statement may read from directly (only through views). */
@@ -227,13 +268,7 @@ public class GuardExtension extends AbstractFunction1<SparkSessionExtensions, Bo
     @Override
     public BoxedUnit apply(LogicalPlan plan) {
       if (!armed || exempt.contains(session) || inTrustedAnalysis()) return BoxedUnit.UNIT;
-      for (Map.Entry<String, String> e : pinned.entrySet()) {
-        String v = session.sessionState().conf().getConfString(e.getKey(), "<unset>");
-        if (!e.getValue().equalsIgnoreCase(v)) {
-          throw deny(
-              "session setting " + e.getKey() + " was changed (" + v + "); reconnect without it");
-        }
-      }
+      if (frozen) checkSettings(session);
       checkPlan(plan);
       return BoxedUnit.UNIT;
     }
