@@ -299,6 +299,7 @@ def bypasses(warehouse: Path) -> dict[str, tuple[str, str]]:
         "view definition": ("describe table extended gold.profiles", refused),
         "view definition, formatted": ("describe formatted gold.profiles", refused),
         "show create": ("show create table gold.profiles", refused),
+        "show table extended": ("show table extended in gold like '*'", refused),
         "set path reads back on": ("set spark.sql.runSQLOnFiles=true", refused),
     }
 
@@ -319,6 +320,26 @@ def test_every_bypass_is_refused_by_the_endpoint(endpoints):
     )
     # Nothing refused ran: the table the insert and the drop aimed at is as it was.
     assert analyst.query("select count(*) from gold.rfm")[0][0] > 0
+
+
+def test_the_officers_endpoint_reads_every_table_and_writes_none(endpoints):
+    _, officer, warehouse, _ = endpoints
+    count = "select count(*) from gold.segments"
+    before = officer.query(count, user="olga")[0][0]
+    # Real Delta tables by name here, not views: the guard alone stops each write.
+    for sql in [
+        "delete from gold.segments",
+        "insert into gold.segments select * from gold.segments",
+        "update gold.segments set members = 0",
+        "vacuum gold.segments",
+        "drop table gold.segments",
+        "optimize gold.segments",
+    ]:
+        assert "statement refused" in _refusal(officer, sql, user="olga"), sql
+    assert officer.query(count, user="olga")[0][0] == before > 0
+    assert "cannot be found" in _refusal(
+        officer, f"select * from delta.`{warehouse}/gold/segments`", user="olga"
+    )
 
 
 def test_a_wrong_login_is_refused(endpoints):

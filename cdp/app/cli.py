@@ -213,7 +213,7 @@ def run_sql(spark, query: str):
         cause = exc.java_exception
         while cause.getCause() is not None and "SecurityException" not in cause.toString():
             cause = cause.getCause()
-        raise CdpError(f"SQL failed: {cause.getMessage()}") from None
+        raise CdpError(f"SQL failed: {cause.getMessage() or cause.toString()}") from None
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

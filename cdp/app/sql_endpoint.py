@@ -58,6 +58,8 @@ PINNED = {"spark.sql.runSQLOnFiles": "false"}
 # PBKDF2-HMAC-SHA256 rounds for stored passwords (OWASP's 2023 figure is 600,000; a login
 # costs about a second of one core in the JVM at that, too slow for 8 clients at once).
 PBKDF2_ITERATIONS = 200_000
+# How long the Thrift server may take to listen once Spark is up.
+READY_SECONDS = 120
 
 
 def guard_jar(settings: Settings) -> str:
@@ -94,6 +96,13 @@ def arm(spark: SparkSession, hidden: tuple[str, ...] = (), exempt: bool = False)
     Every checked session must keep the Spark settings a session has now: this one's own
     (`cdp sql` queries in it), or a new session's, which is what each client of the
     endpoint starts from."""
+    # Fail closed: a session built before this process asked for the guard (getOrCreate
+    # returns it, with its static settings) would load the class but never run the rule.
+    if GUARD_CLASS not in spark.conf.get("spark.sql.extensions", ""):
+        raise CdpError(
+            "this Spark session was started without the SQL guard (spark.sql.extensions); "
+            "start the governed session in a process of its own"
+        )
     guard = spark._jvm.cdp.sql.GuardExtension
     session = spark._jsparkSession
     for key, value in PINNED.items():
@@ -169,10 +178,16 @@ def add_user(users_file: str, name: str, role: str, password: str) -> None:
         for line in (path.read_text().splitlines() if path.exists() else [])
         if line.split(":", 1)[0] != name
     ]
-    text = "\n".join([*kept, f"{name}:{role}:{hash_password(password)}"]) + "\n"
+    _write_private(path, [*kept, f"{name}:{role}:{hash_password(password)}"])
+
+
+def _write_private(path: Path, lines: list[str]) -> None:
+    """Replace ``path`` by ``lines`` at once, in a file only its owner can ever read."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o600)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(f"{line}\n" for line in lines))
     os.replace(tmp, path)
 
 
@@ -181,7 +196,7 @@ def remove_user(users_file: str, name: str) -> bool:
     if name not in read_users(users_file):
         return False
     lines = [line for line in path.read_text().splitlines() if line.split(":", 1)[0] != name]
-    path.write_text("".join(f"{line}\n" for line in lines))
+    _write_private(path, lines)
     return True
 
 
@@ -275,7 +290,15 @@ def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         if threading.current_thread() is threading.main_thread():
             signal.signal(signum, lambda *_: stop.set())
+    deadline = time.monotonic() + READY_SECONDS
     while not _port_open(cfg.host, port) and not stop.is_set():
+        if time.monotonic() > deadline:
+            server.stop()
+            spark.stop()
+            raise CdpError(
+                f"the SQL endpoint did not answer on {cfg.host}:{port} within {READY_SECONDS} s "
+                "(another process may have taken the port)"
+            )
         time.sleep(0.5)
     on_ready(
         f"cdp sql endpoint ({role}): jdbc:hive2://{cfg.host}:{port}/default, "

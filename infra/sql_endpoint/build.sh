@@ -9,7 +9,9 @@ out="${1:-$here/../../.cache/jars}"
 py="${PY:-$here/../../.venv/bin/python}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-stamp="$out/.cdp-sql-guard-$(cat "$here"/java/cdp/sql/*.java | sha1sum | cut -c1-12)"
+# Rebuilt when a source or the pyspark wheel (whose jars it compiles against) changes.
+version="$("$py" -c 'import pyspark; print(pyspark.__version__)')"
+stamp="$out/.cdp-sql-guard-$( (cat "$here"/java/cdp/sql/*.java; echo "$version") | sha1sum | cut -c1-12)"
 if [[ -f "$stamp" && -f "$out/cdp-sql-guard.jar" ]]; then
   exit 0
 fi

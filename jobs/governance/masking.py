@@ -166,7 +166,8 @@ def mask_session(
 
     With ``published`` (a previous call's answer) only the tables written since, or whose
     columns changed, are (re)published, each by one CREATE OR REPLACE VIEW: the SQL
-    endpoint's refresh, which clients keep querying while it runs.
+    endpoint's refresh, which clients keep querying while it runs (Spark replaces a view by
+    dropping and creating it, so a query at that very moment may find no such table).
     """
     if settings.spark.catalog != "registry":
         raise CdpError(

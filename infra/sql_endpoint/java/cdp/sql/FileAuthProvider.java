@@ -24,9 +24,10 @@ import org.apache.hive.service.auth.PasswdAuthenticationProvider;
  */
 public class FileAuthProvider implements PasswdAuthenticationProvider {
 
-  // A hash for unknown users, so that a wrong name costs the same time as a wrong password.
+  // A hash for unknown users, so that a wrong name costs the same time as a wrong password
+  // (the rounds of cdp/app/sql_endpoint.py's PBKDF2_ITERATIONS).
   private static final String DUMMY =
-      "pbkdf2_sha256$100000$00000000000000000000000000000000$"
+      "pbkdf2_sha256$200000$00000000000000000000000000000000$"
           + "0000000000000000000000000000000000000000000000000000000000000000";
 
   static String[] entry(String user) throws AuthenticationException {

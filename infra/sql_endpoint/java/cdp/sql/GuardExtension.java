@@ -151,8 +151,12 @@ public class GuardExtension extends AbstractFunction1<SparkSessionExtensions, Bo
               "InsertIntoStatement", "InsertIntoDir", "CreateFunction", "CreateTable",
               "CreateView"));
 
+  // Statements whose EXTENDED form prints a view's definition.
   static final Set<String> DESCRIBE_TABLE =
-      new HashSet<>(Arrays.asList("DescribeTableCommand", "DescribeRelation"));
+      new HashSet<>(
+          Arrays.asList(
+              "DescribeTableCommand", "DescribeRelation", "ShowTablesCommand",
+              "ShowTablesExtended", "ShowTableExtended"));
 
   static boolean isExtended(LogicalPlan p) {
     try {
@@ -201,7 +205,9 @@ public class GuardExtension extends AbstractFunction1<SparkSessionExtensions, Bo
     if (DESCRIBE_TABLE.contains(n) && isExtended(p)) {
       // A masked view's definition holds the masking key: with it, anyone could hash a
       // guessed email and find its profile. Plain DESCRIBE shows the columns and comments.
-      throw deny("DESCRIBE EXTENDED/FORMATTED is not allowed; use DESCRIBE TABLE");
+      throw deny(
+          "DESCRIBE EXTENDED/FORMATTED and SHOW TABLE EXTENDED are not allowed; use DESCRIBE"
+              + " TABLE and SHOW TABLES");
     }
     if (p instanceof LogicalRelation) {
       LogicalRelation r = (LogicalRelation) p;
