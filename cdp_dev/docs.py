@@ -15,11 +15,22 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+ANALYSTS = REPO / "docs" / "analysts.md"
+
+
+def analysts_questions() -> list[str]:
+    """The ```sql blocks of docs/analysts.md, in order: the analysts' worked questions, which
+    the tests run (also through the SQL endpoint) and `make bench-sql` times."""
+    text = ANALYSTS.read_text(encoding="utf-8")
+    return [q.strip() for q in re.findall(r"^```sql\n(.*?)^```", text, re.S | re.M)]
+
+
 DOCS = REPO / "docs"
 
 

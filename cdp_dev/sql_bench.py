@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -25,16 +24,11 @@ import psutil
 
 from cdp.app import sql_endpoint
 from cdp.core.settings import load_settings
+from cdp_dev.docs import analysts_questions
 
-REPO = Path(__file__).resolve().parents[1]
 CDP = str(Path(sys.executable).with_name("cdp"))
 PORT = 27010
 PASSWORD = "bench-password"
-
-
-def questions() -> list[str]:
-    text = (REPO / "docs" / "analysts.md").read_text(encoding="utf-8")
-    return [q.strip() for q in re.findall(r"^```sql\n(.*?)^```", text, re.S | re.M)]
 
 
 def _jvm_rss_mib(pid: int) -> float:
@@ -76,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         cursor = conn.cursor()
         rows = []
-        for i, sql in enumerate(questions(), 1):
+        for i, sql in enumerate(analysts_questions(), 1):
             times = []
             for _ in range(args.repeat + 1):
                 t0 = time.perf_counter()

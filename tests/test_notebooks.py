@@ -13,18 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from cdp_dev.docs import ANALYSTS, analysts_questions
 from tests.conftest import cdp_env
 
 REPO = Path(__file__).resolve().parents[1]
-ANALYSTS = REPO / "docs" / "analysts.md"
 NOTEBOOK = REPO / "notebooks" / "profiles_walkthrough.ipynb"
 QUESTIONS = 5
 
 
 def readme_queries() -> list[str]:
     """The ```sql blocks of docs/analysts.md, in order."""
-    text = ANALYSTS.read_text(encoding="utf-8")
-    return [q.strip() for q in re.findall(r"^```sql\n(.*?)^```", text, re.S | re.M)]
+    return analysts_questions()
 
 
 def notebook_queries(nb) -> list[str]:

@@ -192,6 +192,6 @@ def test_down_stops_what_up_started_and_twice_is_safe(running):
     assert set(stopped) == {*stack.PROCESSES, "postgres"}
     ports = [settings.postgres_port, settings.spark_port, settings.airflow_port]
     ports.append(settings.connect_port)
-    assert not any(stack._answers(port) for port in ports)
+    assert not any(stack.answers(port) for port in ports)
     assert stack.down(settings) == []
     assert not any(os.path.exists(stack._pid_file(settings, n)) for n in stack.PROCESSES)

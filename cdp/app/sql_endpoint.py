@@ -28,12 +28,12 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cdp.app.stack import answers
 from cdp.core import catalog
 from cdp.core.errors import CdpError
 from cdp.core.spark import jar_paths
@@ -52,8 +52,8 @@ GUARD_JAR = "cdp-sql-guard.jar"
 GUARD_CLASS = "cdp.sql.GuardExtension"
 AUTH_CLASS = "cdp.sql.FileAuthProvider"
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
-# Settings a guarded session starts with (and, like all its settings, must keep: the guard
-# refuses a session that changed any): turned back on, a path read would reach the files.
+# Settings a guarded session starts with (and must keep: the guard refuses a session whose
+# value differs, GuardExtension.freeze): turned back on, a path read would reach the files.
 PINNED = {"spark.sql.runSQLOnFiles": "false"}
 # PBKDF2-HMAC-SHA256 rounds for stored passwords (OWASP's 2023 figure is 600,000; a login
 # costs about a second of one core in the JVM at that, too slow for 8 clients at once).
@@ -252,14 +252,6 @@ def server_settings(settings: Settings, role: str, port: int) -> Settings:
     )
 
 
-def _port_open(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 def serve(
     settings: Settings,
     role: str = "analyst",
@@ -279,7 +271,7 @@ def serve(
             f"no {role} may log in: {cfg.users_file} has none; add one with "
             f"`cdp sql-user add NAME --role {role}`"
         )
-    if _port_open(cfg.host, port):
+    if answers(port, cfg.host):
         raise CdpError(f"port {cfg.host}:{port} is taken; stop what runs there or pass --port")
     spark = get_spark(server_settings(settings, role, port))
     published = publish(spark, settings, role, {})
@@ -291,7 +283,7 @@ def serve(
         if threading.current_thread() is threading.main_thread():
             signal.signal(signum, lambda *_: stop.set())
     deadline = time.monotonic() + READY_SECONDS
-    while not _port_open(cfg.host, port) and not stop.is_set():
+    while not answers(port, cfg.host) and not stop.is_set():
         if time.monotonic() > deadline:
             server.stop()
             spark.stop()

@@ -357,10 +357,11 @@ def _spark_up(s: StackSettings) -> None:
     )
 
 
-def _answers(port: int) -> bool:
+def answers(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server listens on ``host:port``."""
     with socket.socket() as sock:
         sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        return sock.connect_ex((host, port)) == 0
 
 
 def _connect_up(s: StackSettings) -> None:
@@ -380,7 +381,7 @@ def _connect_up(s: StackSettings) -> None:
     _start(s, "spark-connect", connect_server_command(settings, s.connect_port), _spark_env(s))
     _wait(
         "Spark Connect server",
-        lambda: _answers(s.connect_port),
+        lambda: answers(s.connect_port),
         120,
         s.home / "logs" / "spark-connect.log",
     )
@@ -569,7 +570,7 @@ def status(s: StackSettings | None = None) -> dict[str, str]:
         "spark master": f"{s.spark_master} "
         + (f"up, {spark.get('aliveworkers', 0)} alive workers" if spark else "down"),
         "spark master UI": s.spark_ui_url,
-        "spark connect": (f"{s.spark_remote} " + ("up" if _answers(s.connect_port) else "down"))
+        "spark connect": (f"{s.spark_remote} " + ("up" if answers(s.connect_port) else "down"))
         if s.connect
         else "off (each task a driver of its own)",
         "airflow UI": s.airflow_url + (" up" if _airflow_healthy(s) else " down"),
