@@ -21,14 +21,15 @@ from pathlib import Path
 from cdp.app import stack
 from cdp_dev.synthetic import generate
 
-# Far from the defaults of `make up` and of tests/test_stack.py, so all three can run at once.
+# Away from `make up`'s defaults, so both can run at once, and below the ephemeral range
+# (32768-60999) that client connections take ports from (tests/conftest.free_ports).
 PORTS = {
-    "postgres_port": 56433,
-    "spark_port": 57177,
-    "spark_ui_port": 58181,
-    "worker_ui_ports": (58182, 58183),
-    "airflow_port": 58180,
-    "connect_port": 56002,
+    "postgres_port": 25433,
+    "spark_port": 27177,
+    "spark_ui_port": 28181,
+    "worker_ui_ports": (28182, 28183),
+    "airflow_port": 28180,
+    "connect_port": 25002,
 }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
+import socket
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,26 @@ def cdp_env(
 
 # Columns that say when a row was written, not what it holds.
 WALL_CLOCK = {"_ingested_at", "quarantined_at", "recorded_at", "scored_at", "generated_at"}
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """``count`` distinct loopback ports free now, below Linux's ephemeral range (32768-60999).
+
+    A fixed port in that range is not safe for a server a test starts: Spark drivers, py4j and
+    every client connection take ephemeral ports, and one of them once held the stack test's
+    PostgreSQL port when PostgreSQL started (CI, 2026-12-06)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randint(20000, 30000)
+        if port in ports:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+    return ports
 
 
 def table_snapshot(spark, warehouse: Path | str, layer: str = "") -> dict[str, list]:

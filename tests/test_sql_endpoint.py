@@ -9,10 +9,8 @@ import datetime as dt
 import decimal
 import json
 import os
-import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -24,7 +22,7 @@ import pytest
 
 from cdp.app import sql_endpoint
 from cdp.core.errors import CdpError
-from tests.conftest import cdp_env
+from tests.conftest import cdp_env, free_ports
 from tests.test_notebooks import readme_queries
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,22 +74,9 @@ def test_the_endpoint_will_not_start_without_anyone_to_log_in(tmp_path):
 # --- the endpoint, through real clients ------------------------------------------------------
 
 
-def _free_port() -> int:
-    # Below the ephemeral range (32768-60999): the Spark driver takes ephemeral ports while
-    # it starts, and once took the very one chosen for the Thrift server.
-    while True:
-        port = random.randint(20000, 30000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
 class Endpoint:
     def __init__(self, role: str, warehouse: Path, users: Path, log: Path):
-        self.role, self.port = role, _free_port()
+        self.role, (self.port,) = role, free_ports()
         env = cdp_env(
             SQL_ENDPOINT__USERS_FILE=str(users),
             SQL_ENDPOINT__REFRESH_SECONDS="2",

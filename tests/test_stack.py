@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,24 +25,37 @@ from cdp.core.errors import CdpError
 from cdp.core.settings import load_settings
 from cdp_dev import screenshots
 from cdp_dev.synthetic import generate
-from tests.conftest import TINY_DATA_CONF, cdp_env, table_snapshot
+from tests.conftest import TINY_DATA_CONF, cdp_env, free_ports, table_snapshot
 
 # Long before the nightly DAG's start_date (2026-01-01), as a retailer's old extracts are: a
 # triggered run must build it (issue 18: such a date once ran no task and said success).
 END = dt.date(1997, 9, 30)
 DATE = END.isoformat()
+# Free ports below the ephemeral range, not fixed ones: see conftest.free_ports.
+_P = free_ports(7)
 PORTS = {
-    "postgres_port": 55433,
-    "spark_port": 57077,
-    "spark_ui_port": 58081,
-    "worker_ui_ports": (58082, 58083),
-    "airflow_port": 58080,
-    "connect_port": 55002,
+    "postgres_port": _P[0],
+    "spark_port": _P[1],
+    "spark_ui_port": _P[2],
+    "worker_ui_ports": (_P[3], _P[4]),
+    "airflow_port": _P[5],
+    "connect_port": _P[6],
 }
 
 
 def test_down_with_nothing_started_stops_nothing(tmp_path):
     assert stack.down(stack.StackSettings(home=tmp_path / "never-up", **PORTS)) == []
+
+
+def test_a_port_held_by_another_program_is_named_before_anything_starts(tmp_path):
+    (port,) = free_ports()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        settings = stack.StackSettings(home=tmp_path / "state", **{**PORTS, "postgres_port": port})
+        with pytest.raises(CdpError, match=f"port {port} is held by another program"):
+            stack.up(settings)
+    assert not (tmp_path / "state" / "postgres" / "data").exists()
 
 
 def test_tasks_are_clients_of_the_connect_server_unless_it_is_turned_off(tmp_path):

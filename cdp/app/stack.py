@@ -53,6 +53,8 @@ class StackSettings:
     home: Path = field(
         default_factory=lambda: Path(os.environ.get("CDP_STACK_HOME", REPO / ".stack"))
     )
+    # Ports below Linux's ephemeral range (32768-60999), which any client connection or
+    # Spark's own listeners may take at any moment.
     postgres_port: int = 5433
     spark_port: int = 7077
     spark_ui_port: int = 8081
@@ -225,19 +227,43 @@ def airflow_db_url(s: StackSettings) -> str:
     return f"postgresql+psycopg2://airflow:{_pg_password(s)}@127.0.0.1:{s.postgres_port}/airflow"
 
 
-def _run(what: str, argv: list[str], env: dict[str, str] | None = None) -> str:
-    """Run a set-up command; its standard output, or a one-line CdpError naming ``what``
-    with the command's last line of error output."""
+def _run(
+    what: str, argv: list[str], env: dict[str, str] | None = None, log_file: Path | None = None
+) -> str:
+    """Run a set-up command; its standard output, or a CdpError naming ``what`` with the
+    command's last line of error output, and the last lines of ``log_file`` when the command
+    only points there (pg_ctl's "Examine the log output.")."""
     done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
-        raise CdpError(f"{what} failed (exit {done.returncode}): {last[0]}")
+        tail = ""
+        if log_file is not None and log_file.is_file():
+            tail = "; last log lines:\n" + "\n".join(
+                log_file.read_text(errors="replace").splitlines()[-8:]
+            )
+        raise CdpError(f"{what} failed (exit {done.returncode}): {last[0]}{tail}")
     return done.stdout
+
+
+def _port_taken(port: int) -> bool:
+    """Whether something on this machine holds loopback ``port`` (a server, or a client
+    connection that got it as its ephemeral port)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def _postgres_up(s: StackSettings) -> None:
     bin_dir, root = _pg_bin(), s.home / "postgres"
     data, run = root / "data", root / "run"
+    if not _pg_ready(s) and _port_taken(s.postgres_port):
+        raise CdpError(
+            f"PostgreSQL's port {s.postgres_port} is held by another program; "
+            "choose another (StackSettings.postgres_port)"
+        )
     password = _pg_password(s)
     run.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
@@ -261,6 +287,7 @@ def _postgres_up(s: StackSettings) -> None:
                 [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "postgres.log"), "-w",
                  "-o", f"-p {s.postgres_port} -k {run} -c listen_addresses=127.0.0.1", "start"]
             ),
+            log_file=root / "postgres.log",
         )  # fmt: skip
     _wait("PostgreSQL", lambda: _pg_ready(s), 60, root / "postgres.log")
     psql = _as_postgres(
