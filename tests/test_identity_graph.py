@@ -187,6 +187,11 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:13", "crm", "email", "julia.l@x.fi"),
             ("crm:14", "crm", "crm_id", "14"),
             ("crm:14", "crm", "email", "julia.l@x.fi"),
+            # Swapped, and each part with a slip: Gargallo Carlos is Carlos Tarhallo.
+            ("crm:15", "crm", "crm_id", "15"),
+            ("crm:15", "crm", "email", "carlos.gargallo@telefonica.net"),
+            ("loyalty:16", "loyalty", "loyalty_id", "16"),
+            ("loyalty:16", "loyalty", "email", "carlos.gargallo@telefonica.net"),
         ],
     )
     people = spark.createDataFrame(
@@ -204,6 +209,8 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:5", "maja", "ek", D(1994, 8, 30)),
             ("crm:6", "peder", "andersen", D(2005, 3, 5)),
             ("loyalty:7", "andersen", "peder", D(2005, 3, 5)),
+            ("crm:15", "carlos", "tarhallo", None),
+            ("loyalty:16", "gargallo", "carlso", D(1978, 8, 14)),
         ],
         "record_id string, first_name_key string, last_name_key string, birth_date date",
     )

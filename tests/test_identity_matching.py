@@ -114,6 +114,75 @@ def test_one_persons_several_contacts_are_no_second_person_but_a_twin_or_a_son_i
     assert guarded(spark, records, candidates) == {("crm:1", "crm:2"), ("crm:5", "crm:6")}
 
 
+def test_one_handle_at_two_providers_and_a_short_name_are_one_persons(spark):
+    """People keep their email handle when they open another mailbox, and write their given
+    name short: with given names a letter apart or one the start of the other, a handle
+    that holds the given name agrees across providers. A handle built from an initial and
+    the surname is a twin's as well, and a short form beside a differing contact stays a
+    short form. A father and his son of one name may keep one handle as well."""
+    records = records_frame(
+        spark,
+        [
+            # A typo in the name, and the handle at another provider with digits added.
+            ("crm:1", "last", "lauridsen", D(1969, 2, 10), "4361", "laustlauridsen@gmail.com"),
+            ("crm:2", "laust", "lauridsen", D(1969, 2, 18), "4361", "laust.lauridsen270@gmx.dk"),
+            # Twins one letter apart whose handles are an initial and the surname.
+            (
+                "crm:3",
+                "stefan",
+                "malmberg",
+                D(2001, 4, 4),
+                "46720",
+                "smalmberg@mail.se",
+                "+46701234",
+            ),
+            (
+                "crm:4",
+                "stefen",
+                "malmberg",
+                D(2001, 4, 4),
+                "46720",
+                "smalmberg@gmail.com",
+                "+46739876",
+            ),
+            # A father and his son of one name, the son without a birth date: one handle at
+            # two providers, own phones.
+            (
+                "crm:7",
+                "pertti",
+                "koskela",
+                D(1975, 1, 22),
+                "03002",
+                "pertti.koskela75@elisa.fi",
+                "+3585002127",
+            ),
+            (
+                "crm:8",
+                "pertti",
+                "koskela",
+                None,
+                "51220",
+                "perttikoskela@hotmail.com",
+                "+35841558981",
+            ),
+            # And with the son's given name misspelled.
+            ("crm:9", "aaron", "cox", D(1974, 10, 9), "17268", "aaroncox@gmail.com", "+1617858"),
+            ("crm:10", "aron", "cox", None, "17268", "aaroncox224@gmail.com", "+1617759"),
+            # Birgit is Birgitta written short; her contacts differ and none agrees.
+            ("crm:5", "birgit", "sjoblom", D(1974, 5, 14), "07083", "bs@icloud.com", "+4673"),
+            ("crm:6", "birgitta", "sjoblom", D(1974, 5, 14), "87083", "bsj@bredband.net"),
+        ],
+    )
+    candidates = [
+        ("crm:1", "crm:2"),
+        ("crm:3", "crm:4"),
+        ("crm:5", "crm:6"),
+        ("crm:7", "crm:8"),
+        ("crm:9", "crm:10"),
+    ]
+    assert guarded(spark, records, candidates) == {("crm:1", "crm:2"), ("crm:5", "crm:6")}
+
+
 def test_given_names_related_by_nickname_initial_or_variant_link(spark):
     """Slips a registry shows in a given name are not a second person; unrelated names are."""
     same = [

@@ -191,24 +191,34 @@ def traits_contradict(max_name_distance: float = 0.34) -> Column:
     """Over ``name, surname, born`` and ``other_name, other_surname, other_born``: two people.
 
     First names differ by more than ``max_name_distance`` (Levenshtein distance over the
-    longer name; a name written surname first in one system is the same name; an initial
+    longer name; a name written surname first in one system is the same name, each part
+    within that distance of the other's; an initial
     differs only from names with another first letter, or is the other's surname cut short
     and put first), or birth dates contradict each other
     (``birth_dates_compatible``). A missing value contradicts nothing.
     """
     name, other = F.col("name"), F.col("other_name")
+
+    def close(a: Column, b: Column) -> Column:
+        return (a == b) | (
+            F.levenshtein(a, b) / F.greatest(F.length(a), F.length(b)) <= max_name_distance
+        )
+
     distance = F.levenshtein(name, other) / F.greatest(F.length(name), F.length(other))
-    swapped = (name == F.col("other_surname")) & (F.col("surname") == other)
+    # Written surname first, each part with a slip of its own (Gargallo Carlos beside Carlos
+    # Tarhallo): one name, not two people. Twins share the surname, not a name with it.
+    swapped = close(name, F.col("other_surname")) & close(F.col("surname"), other)
     initial = F.least(F.length(name), F.length(other)) == 1
-    # "L. Julia" beside Julia Lindgren: the surname cut to its initial and put first.
+    # "L. Julia" beside Julia Lindgren: the surname cut to its initial and put first (the
+    # given name may carry a slip, as above).
     initial_swapped = (
         (F.length(name) == 1)
         & (F.left("other_surname", F.lit(1)) == name)
-        & (F.col("surname") == other)
+        & close(F.col("surname"), other)
     ) | (
         (F.length(other) == 1)
         & (F.left("surname", F.lit(1)) == other)
-        & (F.col("other_surname") == name)
+        & close(F.col("other_surname"), name)
     )
     initials_differ = (F.left(name, F.lit(1)) != F.left(other, F.lit(1))) & ~F.coalesce(
         initial_swapped, F.lit(False)

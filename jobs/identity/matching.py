@@ -628,6 +628,18 @@ def _suffixed(side: DataFrame, key: str, suffix: str) -> DataFrame:
     )
 
 
+# An email's handle (its local part, letters only) identifies a person when it is at least
+# this long: "jd" or "info" at two providers may be two people.
+MIN_HANDLE_LENGTH = 6
+# The shortest given name read as a short form of a longer one that starts with it.
+MIN_SHORT_FORM = 4
+
+
+def _email_handle(column: str) -> Column:
+    """The letters of an email's local part: marten.blomberg88@x -> martenblomberg."""
+    return F.regexp_replace(F.substring_index(F.col(column), "@", 1), "[^\\p{L}]", "")
+
+
 def cannot_link() -> Column:
     """Two records (columns suffixed _l and _r, see ``_sides``) that no amount of other
     evidence makes one person:
@@ -660,11 +672,31 @@ def cannot_link() -> Column:
         & ~F.coalesce(crossed, F.lit(False))
     )
     dates_conflict = birth_dates_apart(F.col("bd_l"), F.col("bd_r"))
-    # A slip in a contact is no other contact; a null compares as neither.
+    # A slip in a contact is no other contact; a null compares as neither. One handle at
+    # two providers (martenblomberg@hotmail.com, marten.blomberg88@gmail.com) is one
+    # person's, as people keep their handle when they open another mailbox: beside given
+    # names spelled differently, the handle agrees when it holds the given name and both
+    # records give a birth date. Built from the surname and an initial (smalmberg@...) it
+    # may be a twin's as well; and a father and his son of one name keep one handle at two
+    # providers, which only their birth dates tell apart (``dates_conflict``).
+    handle = _email_handle("em_l")
+    names_in_handle = ((F.length("fn_l") >= MIN_SHORT_FORM) & handle.contains(F.col("fn_l"))) | (
+        (F.length("fn_r") >= MIN_SHORT_FORM) & handle.contains(F.col("fn_r"))
+    )
+    same_handle = F.coalesce(
+        (F.length(handle) >= MIN_HANDLE_LENGTH)
+        & (handle == _email_handle("em_r"))
+        & names_in_handle
+        & F.col("bd_l").isNotNull()
+        & F.col("bd_r").isNotNull(),
+        F.lit(False),
+    )
     emails_differ = F.coalesce(F.levenshtein("em_l", "em_r") > 1, F.lit(False))
     phones_differ = F.coalesce(F.levenshtein("ph_l", "ph_r") > 1, F.lit(False))
-    a_contact_agrees = F.coalesce(F.levenshtein("em_l", "em_r") <= 1, F.lit(False)) | (
-        F.coalesce(F.levenshtein("ph_l", "ph_r") <= 1, F.lit(False))
+    a_contact_agrees = (
+        F.coalesce(F.levenshtein("em_l", "em_r") <= 1, F.lit(False))
+        | same_handle
+        | F.coalesce(F.levenshtein("ph_l", "ph_r") <= 1, F.lit(False))
     )
     # Given names that are not one spelling (nor one nickname group, nor swapped with the
     # surname) but close enough to be a slip: Anton and Antan. Beside the same surname,
@@ -673,10 +705,16 @@ def cannot_link() -> Column:
     # phones, so a differing contact alone is no contradiction.
     # Whether each name is one people are called does not settle it: a household's
     # generator and a registry alike hold twins named Pekka and Pekke.
+    # A short form that is the start of the other (Steph, Stephanie; Birgit, Birgitta) is
+    # one name written short, not a twin's other spelling.
+    short_form = (F.least(F.length("fn_l"), F.length("fn_r")) >= MIN_SHORT_FORM) & (
+        F.startswith("fn_l", "fn_r") | F.startswith("fn_r", "fn_l")
+    )
     other_spelling = F.coalesce(
         (F.col("fn_l") != F.col("fn_r"))
         & ~F.coalesce(F.arrays_overlap("fg_l", "fg_r"), F.lit(False))
-        & ~((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r"))),
+        & ~((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r")))
+        & ~short_form,
         F.lit(False),
     )
     # Both given names and both birth dates known and one (a slip at most): no father and
