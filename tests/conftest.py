@@ -10,11 +10,11 @@ import datetime as dt
 import json
 import os
 import random
-import socket
 from pathlib import Path
 
 import pytest
 
+from cdp.app import stack
 from cdp.core.settings import Settings, load_settings
 
 DEMO_END = dt.date(2026, 11, 24)
@@ -70,14 +70,8 @@ def free_ports(count: int = 1) -> list[int]:
     ports: list[int] = []
     while len(ports) < count:
         port = random.randint(20000, 30000)
-        if port in ports:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        ports.append(port)
+        if port not in ports and not stack.port_taken(port):
+            ports.append(port)
     return ports
 
 

@@ -245,7 +245,7 @@ def _run(
     return done.stdout
 
 
-def _port_taken(port: int) -> bool:
+def port_taken(port: int) -> bool:
     """Whether something on this machine holds loopback ``port`` (a server, or a client
     connection that got it as its ephemeral port)."""
     with socket.socket() as sock:
@@ -259,7 +259,7 @@ def _port_taken(port: int) -> bool:
 def _postgres_up(s: StackSettings) -> None:
     bin_dir, root = _pg_bin(), s.home / "postgres"
     data, run = root / "data", root / "run"
-    if not _pg_ready(s) and _port_taken(s.postgres_port):
+    if not _pg_ready(s) and port_taken(s.postgres_port):
         raise CdpError(
             f"PostgreSQL's port {s.postgres_port} is held by another program; "
             "choose another (StackSettings.postgres_port)"

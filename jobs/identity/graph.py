@@ -204,7 +204,6 @@ def traits_contradict(max_name_distance: float = 0.34) -> Column:
             F.levenshtein(a, b) / F.greatest(F.length(a), F.length(b)) <= max_name_distance
         )
 
-    distance = F.levenshtein(name, other) / F.greatest(F.length(name), F.length(other))
     # Written surname first, each part with a slip of its own (Gargallo Carlos beside Carlos
     # Tarhallo): one name, not two people. Twins share the surname, not a name with it.
     swapped = close(name, F.col("other_surname")) & close(F.col("surname"), other)
@@ -224,7 +223,7 @@ def traits_contradict(max_name_distance: float = 0.34) -> Column:
         initial_swapped, F.lit(False)
     )
     names_differ = F.coalesce(
-        F.when(initial, initials_differ).otherwise((distance > max_name_distance) & ~swapped),
+        F.when(initial, initials_differ).otherwise(~close(name, other) & ~swapped),
         F.lit(False),
     )
     return names_differ | ~birth_dates_compatible(F.col("born"), F.col("other_born"))

@@ -631,7 +631,8 @@ def _suffixed(side: DataFrame, key: str, suffix: str) -> DataFrame:
 # An email's handle (its local part, letters only) identifies a person when it is at least
 # this long: "jd" or "info" at two providers may be two people.
 MIN_HANDLE_LENGTH = 6
-# The shortest given name read as a short form of a longer one that starts with it.
+# The shortest given name read as a short form of a longer one that starts with it, or
+# looked for inside an email handle.
 MIN_SHORT_FORM = 4
 
 
