@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,8 @@ from pyspark.sql import functions as F
 from cdp.app import pipeline
 from cdp.app.cli import main
 from cdp.core import catalog
-from jobs.bronze import ingest
-from jobs.silver import run as silver
 from tests.conftest import DEMO_END, cdp_env, make_settings
 
-DAYS = 10
 IDENTIFIER_FIELDS = (
     "crm_id",
     "loyalty_id",
@@ -60,19 +58,15 @@ def _landed_rows(landing: Path) -> list[tuple[str, str, dict]]:
 
 
 @pytest.fixture(scope="module")
-def gdpr_world(spark, tmp_path_factory):
-    """A small generated landing built for two dates, and one person to request about."""
-    from cdp_dev.synthetic import generate
-
+def gdpr_world(spark, built, tmp_path_factory):
+    """A copy of the session's built warehouse and its landing zone (the erasure test changes
+    both), and one person to request about."""
+    built_settings, _ = built
     base = tmp_path_factory.mktemp("gdpr")
     landing = base / "landing"
-    generate(landing, persons=60, days=DAYS, seed=23, end_date=DEMO_END)
+    shutil.copytree(built_settings.paths.landing, landing)
+    shutil.copytree(built_settings.paths.warehouse, base / "warehouse")
     settings = make_settings(landing, base / "warehouse")
-    dates = [(DEMO_END - dt.timedelta(days=DAYS - 1 - i)).isoformat() for i in range(DAYS)]
-    # History in one pass (as a backfill does), then the last night's full build.
-    ingest.run_range(spark, settings, dates)
-    silver.run_range(spark, settings, dates)
-    pipeline.run_batch(spark, settings, dates[-1])
 
     truth: dict[str, str] = {}
     with (landing / "_truth" / "records.csv").open(encoding="utf-8") as f:

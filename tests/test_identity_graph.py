@@ -40,8 +40,13 @@ def partition(pairs) -> set[frozenset]:
 
 
 @pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
-@pytest.mark.parametrize("seed", [1, 2])
-def test_connected_components_match_networkx_on_random_graphs(spark, seed):
+@pytest.mark.parametrize(
+    ("seed", "engine", "driver_max_edges"),
+    [(1, "auto", 100_000), (2, "auto", 100_000), (1, "splink", 0), (2, "auto", 50)],
+)
+def test_connected_components_match_networkx_on_random_graphs(
+    spark, seed, engine, driver_max_edges
+):
     rng = random.Random(seed)
     graph = nx.Graph()
     # Several random graphs side by side: sparse, dense, chains and isolated vertices, with
@@ -56,7 +61,11 @@ def test_connected_components_match_networkx_on_random_graphs(spark, seed):
     vertices_df = spark.createDataFrame([(i,) for i in graph.nodes], "id long")
     edges_df = spark.createDataFrame(list(graph.edges), "src long, dst long")
 
-    got = connected_components(spark, vertices_df, edges_df).collect()
+    # auto on a graph this small: solved in the driver; splink, or auto above
+    # driver_max_edges (320 edges here): the distributed engine.
+    got = connected_components(
+        spark, vertices_df, edges_df, engine=engine, driver_max_edges=driver_max_edges
+    ).collect()
     expected = {frozenset(c) for c in nx.connected_components(graph)}
     assert partition((r["id"], r["component"]) for r in got) == expected
     # Each component is named by its smallest member.
