@@ -89,6 +89,8 @@ RELATED = 0.75
 # the issue 15 notes.
 TYPO_EDITS = 2
 TYPO_MIN_LENGTH = 4
+# Pairs per chunk of splink's u estimate (``train``).
+U_PAIRS_PER_CHUNK = 1e8
 # A record that fits two people who cannot be one (a record without a given name beside
 # twins) links to the one it fits best only when that fit is this many bits (twice the
 # likelihood ratio) stronger; else to neither. Twins' copies fit equally, to the bit; a copy
@@ -491,7 +493,17 @@ def train(spark: SparkSession, records: DataFrame, settings: IdentitySettings) -
         linker.training.estimate_probability_two_random_records_match(
             [block_on(*strict)], recall=0.7
         )
-    linker.training.estimate_u_using_random_sampling(max_pairs=settings.match_u_max_pairs, seed=1)
+    # splink cuts the u sample into ten chunks, plus a probe, so that a sample of a billion
+    # pairs fits in memory and stops early once every level is counted often enough. On a
+    # sample it can hold whole (our default is two million pairs) the chunks are 11 Spark
+    # passes per comparison, and a small night, whose levels never fill, runs them all for
+    # the counts of one pass: one chunk per U_PAIRS_PER_CHUNK pairs (splink's own chunk at
+    # its recommended billion).
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=settings.match_u_max_pairs,
+        seed=1,
+        num_chunks=max(1, math.ceil(settings.match_u_max_pairs / U_PAIRS_PER_CHUNK)),
+    )
     # Two EM passes, each blocked on fields the other one trains. After the second the prior
     # is taken from what EM found: each pass's share of matches among its blocked pairs,
     # reversed through the trained weights of the fields it blocked on, the median of the
