@@ -171,6 +171,14 @@ def birth_dates_compatible(a: Column, b: Column) -> Column:
     )
 
 
+def telling_birth_date(born: Column) -> Column:
+    """``born`` where it can be someone's birth date, else null: a date after today (6006 or
+    2607 typed for 2006) was mistyped beyond saying which digits are right, so it neither
+    tells whose a record is nor that two records are two people. The guards read this; the
+    match model still weighs the raw date, whose day and month may agree."""
+    return F.when(born <= F.current_date(), born)
+
+
 def person_traits(person_records: DataFrame) -> DataFrame:
     """(record_id, name, surname, born) of person records: what tells whose a record is.
     Silver without a surname or birth date column (probabilistic matching off) gives nulls."""
@@ -183,7 +191,7 @@ def person_traits(person_records: DataFrame) -> DataFrame:
         "record_id",
         F.col("first_name_key").alias("name"),
         optional("last_name_key", "surname", "string"),
-        optional("birth_date", "born", "date"),
+        telling_birth_date(optional("birth_date", "born", "date")).alias("born"),
     )
 
 

@@ -45,7 +45,12 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from cdp.core.spark import splink_api
-from jobs.identity.graph import birth_dates_compatible, latest_versions, vertex_id
+from jobs.identity.graph import (
+    birth_dates_compatible,
+    latest_versions,
+    telling_birth_date,
+    vertex_id,
+)
 
 if TYPE_CHECKING:
     from cdp.core.settings import IdentitySettings
@@ -603,13 +608,14 @@ def scored_pairs(
 
 
 def namesake_birth_dates(records: DataFrame) -> DataFrame:
-    """(unique_id, namesake_dates): the known birth dates of every record with the same
-    first name, surname and postal code, the record itself included."""
+    """(unique_id, namesake_dates): the known birth dates (``telling_birth_date``) of every
+    record with the same first name, surname and postal code, the record itself included."""
     key = ["first_name_key", "last_name_key", "postal_code"]
+    born = telling_birth_date(F.col("birth_date"))
     dated = (
-        records.where(F.col("birth_date").isNotNull() & F.col("first_name_key").isNotNull())
+        records.where(born.isNotNull() & F.col("first_name_key").isNotNull())
         .groupBy(*key)
-        .agg(F.collect_set("birth_date").alias("namesake_dates"))
+        .agg(F.collect_set(born).alias("namesake_dates"))
     )
     return records.join(dated, key, "left").select(
         "unique_id",
@@ -627,7 +633,7 @@ def _sides(records: DataFrame) -> DataFrame:
         F.col("last_name_key").alias("ln"),
         F.col("first_name_group").alias("fg"),
         F.col("first_name_known").alias("fk"),
-        F.col("birth_date").alias("bd"),
+        telling_birth_date(F.col("birth_date")).alias("bd"),
         F.col("namesake_dates").alias("nd"),
         F.col("email_key").alias("em"),
         F.col("phone").alias("ph"),
