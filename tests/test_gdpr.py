@@ -57,6 +57,32 @@ def _landed_rows(landing: Path) -> list[tuple[str, str, dict]]:
     return rows
 
 
+def _own_model_store(warehouse: Path, original: str) -> None:
+    """Points a copied warehouse's MLflow store at the copy's artifacts: MLflow's SQLite
+    store holds absolute paths, and the copy must neither read nor write the warehouse it
+    was copied from (other tests read it)."""
+    import sqlite3
+
+    with sqlite3.connect(warehouse / "_mlflow" / "mlflow.db") as db:
+        for (table,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).fetchall():
+            columns = db.execute(f"PRAGMA table_info('{table}')").fetchall()
+            for column in (c[1] for c in columns if c[2].upper().startswith(("VARCHAR", "TEXT"))):
+                db.execute(
+                    f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?)'
+                    f' WHERE instr("{column}", ?) > 0',
+                    (original, str(warehouse), original),
+                )
+        left = [
+            table
+            for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            for row in db.execute(f'SELECT * FROM "{table}"')
+            if any(isinstance(v, str) and original in v for v in row)
+        ]
+    assert left == [], f"MLflow tables still naming the original warehouse: {left}"
+
+
 @pytest.fixture(scope="module")
 def gdpr_world(spark, built, tmp_path_factory):
     """A copy of the session's built warehouse and its landing zone (the erasure test changes
@@ -66,6 +92,7 @@ def gdpr_world(spark, built, tmp_path_factory):
     landing = base / "landing"
     shutil.copytree(built_settings.paths.landing, landing)
     shutil.copytree(built_settings.paths.warehouse, base / "warehouse")
+    _own_model_store(base / "warehouse", built_settings.paths.warehouse)
     settings = make_settings(landing, base / "warehouse")
 
     truth: dict[str, str] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 
 import networkx as nx
@@ -10,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from cdp.core.settings import IdentitySettings
-from jobs.identity.components import connected_components
+from jobs.identity.components import connected_components, graphframes_available
 from jobs.identity.graph import (
     apply_blocklist,
     edges,
@@ -39,13 +40,28 @@ def partition(pairs) -> set[frozenset]:
     return {frozenset(g) for g in groups.values()}
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_union_find_gives_each_vertex_its_components_smallest_member(seed):
+    """The driver engine's union-find alone, against networkx: no Spark renaming after it."""
+    from jobs.identity.components import _union_find
+
+    rng = random.Random(seed)
+    ids = list(dict.fromkeys(rng.randint(-(2**62), 2**62) for _ in range(300)))
+    edges = [tuple(rng.sample(ids, 2)) for _ in range(220)] + [(ids[0], ids[0])]
+    graph = nx.Graph(edges)
+    roots = _union_find(edges)
+    assert set(roots) == set(graph.nodes)
+    for component in nx.connected_components(graph):
+        assert {roots[v] for v in component} == {min(component)}
+
+
 @pytest.mark.slow  # many Spark jobs on inline data; not in make test-fast
 @pytest.mark.parametrize(
     ("seed", "engine", "driver_max_edges"),
     [(1, "auto", 100_000), (2, "auto", 100_000), (1, "splink", 0), (2, "auto", 50)],
 )
 def test_connected_components_match_networkx_on_random_graphs(
-    spark, seed, engine, driver_max_edges
+    spark, caplog, seed, engine, driver_max_edges
 ):
     rng = random.Random(seed)
     graph = nx.Graph()
@@ -63,9 +79,15 @@ def test_connected_components_match_networkx_on_random_graphs(
 
     # auto on a graph this small: solved in the driver; splink, or auto above
     # driver_max_edges (320 edges here): the distributed engine.
-    got = connected_components(
-        spark, vertices_df, edges_df, engine=engine, driver_max_edges=driver_max_edges
-    ).collect()
+    with caplog.at_level(logging.INFO, logger="jobs.identity.components"):
+        got = connected_components(
+            spark, vertices_df, edges_df, engine=engine, driver_max_edges=driver_max_edges
+        ).collect()
+    ran = engine
+    if engine == "auto":
+        distributed = "graphframes" if graphframes_available(spark) else "splink"
+        ran = "driver" if graph.number_of_edges() <= driver_max_edges else distributed
+    assert f"connected components via {ran} " in caplog.text
     expected = {frozenset(c) for c in nx.connected_components(graph)}
     assert partition((r["id"], r["component"]) for r in got) == expected
     # Each component is named by its smallest member.

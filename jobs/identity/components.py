@@ -119,7 +119,9 @@ def connected_components(
 ) -> DataFrame:
     """(id, component) for every vertex; ``component`` is the smallest id of its component.
 
-    ``vertices`` needs a Long ``id``; ``edges`` Long ``src`` and ``dst``. ``engine`` is
+    ``vertices`` needs a Long ``id``; ``edges`` Long ``src`` and ``dst``, each of them a
+    vertex (the engines differ on an edge to nowhere: union-find joins through it, splink
+    drops it). ``engine`` is
     ``graphframes``, ``splink``, ``driver`` or ``auto``: in the driver when the graph has at
     most ``driver_max_edges`` edges, else GraphFrames when its jar is present, else splink.
     """
@@ -127,22 +129,27 @@ def connected_components(
         raise ValueError(f"unknown connected-components engine {engine!r}")
     started = time.monotonic()
     raw = None
-    kept = None
-    if engine in ("auto", "driver"):
-        # Kept while it is looked at: a graph too big for the driver is read again by the
-        # distributed engine, which then does not compute it a second time.
-        kept = edges = edges.persist()
-        raw = _in_driver(spark, vertices, edges, driver_max_edges if engine == "auto" else None)
-        if raw is not None:
-            engine = "driver"
-        elif engine == "auto":
-            engine = "graphframes" if graphframes_available(spark) else "splink"
-    if engine == "graphframes":
-        raw = _with_graphframes(vertices, edges)
-    elif engine == "splink":
-        raw = _with_splink(spark, vertices, edges)
-    if kept is not None:
-        kept.unpersist()
+    # Kept while it is looked at: a graph too big for the driver is read again by the
+    # distributed engine, which then does not compute it a second time. A frame the caller
+    # cached stays the caller's to release.
+    kept = engine in ("auto", "driver") and not edges.is_cached
+    if kept:
+        edges = edges.persist()
+    try:
+        if engine in ("auto", "driver"):
+            bound = driver_max_edges if engine == "auto" else None
+            raw = _in_driver(spark, vertices, edges, bound)
+            if raw is not None:
+                engine = "driver"
+            elif engine == "auto":
+                engine = "graphframes" if graphframes_available(spark) else "splink"
+        if engine == "graphframes":
+            raw = _with_graphframes(vertices, edges)
+        elif engine == "splink":
+            raw = _with_splink(spark, vertices, edges)
+    finally:
+        if kept:
+            edges.unpersist()
     log.info("connected components via %s in %.1fs", engine, time.monotonic() - started)
     # Same naming whatever the engine: the smallest member id (as a number: an engine may
     # hand ids back as text, and the smallest text is not the smallest number).

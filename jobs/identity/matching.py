@@ -911,7 +911,7 @@ def constrained_links(spark: SparkSession, pairs: DataFrame, records: DataFrame)
                 F.array_compact(
                     F.array(
                         F.when(F.length("first_name_key") > 1, F.lit("named")),
-                        F.when(F.col("birth_date").isNotNull(), F.lit("dated")),
+                        F.when(telling_birth_date(F.col("birth_date")).isNotNull(), F.lit("dated")),
                     )
                 )
             ).alias("kind"),
