@@ -121,18 +121,18 @@ def connected_components(
 
     ``vertices`` needs a Long ``id``; ``edges`` Long ``src`` and ``dst``, each of them a
     vertex (the engines differ on an edge to nowhere: union-find joins through it, splink
-    drops it). ``engine`` is
-    ``graphframes``, ``splink``, ``driver`` or ``auto``: in the driver when the graph has at
-    most ``driver_max_edges`` edges, else GraphFrames when its jar is present, else splink.
+    drops it). ``engine`` is ``graphframes``, ``splink``, ``driver`` or ``auto``: in the
+    driver when the graph has at most ``driver_max_edges`` edges, else GraphFrames when its
+    jar is present, else splink.
     """
     if engine not in ("auto", "driver", "graphframes", "splink"):
         raise ValueError(f"unknown connected-components engine {engine!r}")
     started = time.monotonic()
     raw = None
-    # Kept while it is looked at: a graph too big for the driver is read again by the
+    # Kept while auto looks at it: a graph too big for the driver is read again by the
     # distributed engine, which then does not compute it a second time. A frame the caller
     # cached stays the caller's to release.
-    kept = engine in ("auto", "driver") and not edges.is_cached
+    kept = engine == "auto" and not edges.is_cached
     if kept:
         edges = edges.persist()
     try:
