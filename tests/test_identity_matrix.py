@@ -23,12 +23,14 @@ from cdp_dev.identity.matrix import (
     MIN_RECALL,
     SET_NAMES,
     BlockingRecall,
+    MissedPairs,
     PairMetrics,
     bar_failures,
     blocking_recall,
     data_sets,
     is_twin_like,
     jaro_winkler,
+    missed_pairs,
     pair_metrics,
     run_matrix,
     true_pairs,
@@ -129,6 +131,21 @@ def test_pair_metrics_of_the_truth_itself_and_of_singletons():
     alone = pair_metrics(TRUTH, {}, NAMES)
     assert alone.raw.predicted_pairs == 0 and alone.raw.recall == 0.0
     assert alone.raw.precision is None
+
+
+def test_missed_pairs_by_reason():
+    # P1: r1, r2 and r3 together; r4 (lotta, twin-like with all three) with r7; r5 of P2
+    # alone and r6 without a cluster. Missed, twin-like left out: none of P1 (r4's pairs
+    # are all twin-like); P2's r5-r6, where r5 tells neither given name nor birth date.
+    assert missed_pairs(TRUTH, CLUSTERS, NAMES, untold={"r5"}) == MissedPairs(0, 1, 0)
+    assert missed_pairs(TRUTH, CLUSTERS, NAMES, untold=set()) == MissedPairs(0, 0, 1)
+    # Lotta's copy r4 beside an unnamed copy r9 of P1: r9 fits r1's cluster but r4 is
+    # twin-like to it, so the pairs r4-r9 (not twin-like: r9 is unnamed) are lost with it.
+    truth, names = {**TRUTH, "r9": "P1"}, {**NAMES, "r9": (None, "berg")}
+    clusters = {**CLUSTERS, "r9": "C1"}
+    missed = missed_pairs(truth, clusters, names, untold={"r5", "r9"})
+    assert missed == MissedPairs(beside_twin_like=1, untold=1, other=0)
+    assert missed_pairs(truth, truth, names, untold=set()).total == 0
 
 
 # -- blocking recall --------------------------------------------------------------------------

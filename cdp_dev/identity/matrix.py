@@ -294,6 +294,57 @@ def pair_metrics(
     )
 
 
+@dataclass
+class MissedPairs:
+    """Why true pairs (twin-like ones left out) ended in two clusters, one reason a pair, in
+    this order: ``beside_twin_like``, one record's given name is twin-like to a record of
+    the other's cluster (a copy with a replaced given name, or one typed past recognition:
+    joining the two would join a twin-like pair, which the model refuses, so the pair is
+    lost with it); ``untold``, one record gives neither a given name (beyond an initial)
+    nor a birth date (a surname at an address, which a household member fits as well);
+    ``other``, the rest: what the model could still win."""
+
+    beside_twin_like: int = 0
+    untold: int = 0
+    other: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.beside_twin_like + self.untold + self.other
+
+
+def missed_pairs(
+    truth: Mapping[str, str],
+    clusters: Mapping[str, str],
+    names: Mapping[str, Name],
+    untold: set[str],
+) -> MissedPairs:
+    """The true pairs of ``truth`` split by ``clusters``, not twin-like, by reason
+    (``MissedPairs``). ``untold``: records with neither a given name nor a birth date."""
+    missed = MissedPairs()
+    for records in _groups(truth, truth.__getitem__):
+        parts = _groups(records, lambda r: clusters.get(r, ("alone", r)))
+        if len(parts) < 2:
+            continue
+        for i, part in enumerate(parts):
+            for other in parts[i + 1 :]:
+                for a in part:
+                    for b in other:
+                        if is_twin_like(names.get(a, (None, None)), names.get(b, (None, None))):
+                            continue
+                        if any(
+                            is_twin_like(names.get(x, (None, None)), names.get(y, (None, None)))
+                            for x, group in ((a, other), (b, part))
+                            for y in group
+                        ):
+                            missed.beside_twin_like += 1
+                        elif a in untold or b in untold:
+                            missed.untold += 1
+                        else:
+                            missed.other += 1
+    return missed
+
+
 # --------------------------------------------------------------------------- blocking recall
 
 
@@ -441,6 +492,7 @@ class SetResult:
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)  # the data set's generator options
+    missed: MissedPairs | None = None  # the project's missed pairs, by reason
 
     @property
     def passed(self) -> bool:
@@ -463,6 +515,7 @@ class SetResult:
             "baseline": self.baseline.to_dict(),
             "f1_ratio": self.f1_ratio,
             "blocking_recall": {k: v.to_dict() for k, v in self.blocking.items()},
+            "missed_pairs": asdict(self.missed) if self.missed else None,
             "passed": self.passed,
             "failures": self.failures,
             "notes": self.notes,
@@ -551,6 +604,13 @@ class MatrixResult:
                 lines.append(
                     f"  pairs the blocking rules generate: project {blocked['project']},"
                     f" baseline {blocked['baseline']}"
+                )
+            if s.missed and s.missed.total:
+                m = s.missed
+                lines.append(
+                    f"  project's missed pairs (twin-like left out): {m.total}; beside a"
+                    f" twin-like copy {m.beside_twin_like}, a record with neither given name"
+                    f" nor birth date {m.untold}, other {m.other}"
                 )
             for failure in s.failures:
                 lines.append(f"  below the bar: {failure}")
@@ -647,6 +707,8 @@ def evaluate_set(
     spark: SparkSession, settings: Settings, data_set: DataSet, truth_file: str | Path
 ) -> SetResult:
     """Score the built warehouse of ``settings`` and the baseline on its person records."""
+    import pandas as pd
+
     from cdp.core import catalog
     from cdp_dev.identity import baseline
     from jobs.identity import matching
@@ -660,7 +722,13 @@ def evaluate_set(
         str(r.unique_id): (r.first_name_key, r.last_name_key)
         for r in records.itertuples(index=False)
     }
-    project = pair_metrics(truth, project_clusters(spark, warehouse), names)
+    clusters = project_clusters(spark, warehouse)
+    project = pair_metrics(truth, clusters, names)
+    untold = {
+        str(r.unique_id)
+        for r in records.itertuples(index=False)
+        if len(r.first_name_key or "") < 2 and pd.isna(r.birth_date)
+    }
     project_rules = matching.model_settings().blocking_rules_to_generate_predictions
     project_blocking = blocking_recall(
         matching.match_input(people).toPandas(), truth, project_rules
@@ -691,6 +759,7 @@ def evaluate_set(
         notes=notes,
         seconds={"evaluate": round(evaluated, 1), "baseline": linked.seconds},
         generator=data_set.generator_options(),
+        missed=missed_pairs(truth, clusters, names, untold),
     )
 
 

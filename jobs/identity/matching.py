@@ -365,6 +365,13 @@ def model_settings() -> Any:
             cll.DamerauLevenshteinLevel("birth_date_text", 2).configure(
                 label_for_charts="two slips (each copy of a record with its own)"
             ),
+            cll.CustomLevel(
+                "month(birth_date_l) = day(birth_date_r)"
+                " AND day(birth_date_l) = month(birth_date_r)"
+                " AND levenshtein(cast(year(birth_date_l) AS string),"
+                " cast(year(birth_date_r) AS string)) <= 1",
+                label_for_charts="day and month swapped, a slip in the year",
+            ),
             cll.ExactMatchLevel("birth_month_day").configure(
                 label_for_charts="same day and month, another year"
             ),
@@ -446,6 +453,12 @@ def model_settings() -> Any:
             block_on("first_name_soundex", "street_key"),
             # A given name and a postal code both typed badly, the street and surname kept.
             block_on("last_name_soundex", "street_key"),
+            # A surname typed within its Soundex code, the house number slipped (Hall at
+            # 25, Hal at 5), no birth date to meet on.
+            block_on("last_name_soundex", "postal_code"),
+            # Both names and the postal code typed badly or missing: the birthday and the
+            # house number kept.
+            block_on("birth_month_day", "house_number"),
             # Given name and surname swapped in one of the two records.
             "l.first_name_soundex = r.last_name_soundex AND l.last_name_soundex = r.first_name_soundex",
         ],
