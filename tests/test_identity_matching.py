@@ -496,24 +496,26 @@ def test_a_night_too_small_to_train_on_still_scores(spark):
         " birth_date date, postal_code string, email_key string, street string",
     )
     records = matching.with_name_groups(
-        base.select(
-            "unique_id",
-            "source",
-            "first_name_key",
-            "last_name_key",
-            F.concat_ws(" ", "first_name_key", "last_name_key").alias("full_name_key"),
-            F.soundex("first_name_key").alias("first_name_soundex"),
-            F.soundex("last_name_key").alias("last_name_soundex"),
-            "birth_date",
-            F.date_format("birth_date", "yyyy-MM-dd").alias("birth_date_text"),
-            F.year("birth_date").alias("birth_year"),
-            F.date_format("birth_date", "MM-dd").alias("birth_month_day"),
-            "email_key",
-            F.lit(None).cast("string").alias("phone"),
-            F.regexp_extract("street", r"^(\D+)", 1).alias("street_key"),
-            F.regexp_extract("street", r"(\d+)", 1).alias("house_number"),
-            "postal_code",
-            F.lit("stockholm").alias("city_key"),
+        matching.with_contact_blocks(
+            base.select(
+                "unique_id",
+                "source",
+                "first_name_key",
+                "last_name_key",
+                F.concat_ws(" ", "first_name_key", "last_name_key").alias("full_name_key"),
+                F.soundex("first_name_key").alias("first_name_soundex"),
+                F.soundex("last_name_key").alias("last_name_soundex"),
+                "birth_date",
+                F.date_format("birth_date", "yyyy-MM-dd").alias("birth_date_text"),
+                F.year("birth_date").alias("birth_year"),
+                F.date_format("birth_date", "MM-dd").alias("birth_month_day"),
+                "email_key",
+                F.lit(None).cast("string").alias("phone"),
+                F.regexp_extract("street", r"^(\D+)", 1).alias("street_key"),
+                F.regexp_extract("street", r"(\d+)", 1).alias("house_number"),
+                "postal_code",
+                F.lit("stockholm").alias("city_key"),
+            )
         )  # fmt: skip
     )
     result = matching.scored_pairs(spark, records, IdentitySettings())
@@ -521,3 +523,32 @@ def test_a_night_too_small_to_train_on_still_scores(spark):
     # Every pair scored came from the records given, each pair once.
     pairs = {(r["unique_id_l"], r["unique_id_r"]) for r in result.pairs.collect()}
     assert pairs <= {("crm:1", "crm:2"), ("crm:1", "loyalty:1"), ("crm:2", "loyalty:1")}
+
+
+def test_a_contact_blocks_where_few_records_share_it_and_a_junk_one_nowhere(spark, monkeypatch):
+    """A contact the identity graph cut (a household's, or one person's on many copies)
+    still brings its records' pairs before the model; one on more records than a person
+    has copies blocks nothing; test@test.com and 0000000000 are no one's, to compare or to
+    block on."""
+    from cdp.core.settings import IdentitySettings
+
+    monkeypatch.setattr(matching, "MAX_CONTACT_BLOCK", 2)
+    records = records_frame(
+        spark,
+        [
+            ("crm:1", "anna", "berg", None, None, "anna@x.se", "+46701234567"),
+            ("crm:2", "ann", "berg", None, None, "anna@x.se", "+46701234567"),
+            ("crm:3", "omar", "holm", None, None, "shop@x.se", "0000000000"),
+            ("crm:4", "ida", "lund", None, None, "shop@x.se", None),
+            ("crm:5", "per", "ek", None, None, "shop@x.se", None),
+            ("crm:6", "eva", "ek", None, None, "test@test.com", None),
+        ],
+    )
+    blocked = matching.without_blocked_contacts(records, IdentitySettings().blocked_values)
+    rows = {r["unique_id"]: r for r in matching.with_contact_blocks(blocked).collect()}
+    assert rows["crm:6"]["email_key"] is None and rows["crm:3"]["phone"] is None
+    assert rows["crm:3"]["email_key"] == "shop@x.se"  # not junk, only shared
+    assert [rows[k]["email_block"] for k in ("crm:1", "crm:2")] == ["anna@x.se"] * 2
+    assert [rows[k]["phone_block"] for k in ("crm:1", "crm:2")] == ["+46701234567"] * 2
+    # Three records give shop@x.se, more than MAX_CONTACT_BLOCK: it blocks nothing.
+    assert {rows[k]["email_block"] for k in ("crm:3", "crm:4", "crm:5", "crm:6")} == {None}

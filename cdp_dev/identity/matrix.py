@@ -731,7 +731,9 @@ def evaluate_set(
     }
     project_rules = matching.model_settings().blocking_rules_to_generate_predictions
     project_blocking = blocking_recall(
-        matching.match_input(people).toPandas(), truth, project_rules
+        matching.match_input(people, settings.identity.blocked_values).toPandas(),
+        truth,
+        project_rules,
     )
     evaluated = time.monotonic() - started
 

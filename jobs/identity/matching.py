@@ -41,7 +41,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from cdp.core.spark import splink_api
@@ -76,6 +76,8 @@ MATCH_COLUMNS = (
     "birth_month_day",
     "email_key",
     "phone",
+    "email_block",
+    "phone_block",
     "street_key",
     "house_number",
     "postal_code",
@@ -94,6 +96,10 @@ RELATED = 0.75
 # the issue 15 notes.
 TYPO_EDITS = 2
 TYPO_MIN_LENGTH = 4
+# A contact value on more records than this blocks nothing (``with_contact_blocks``): room
+# for one person's copies in two sources, as ``identity.max_neighbours`` gives CRM and
+# loyalty ids ten each.
+MAX_CONTACT_BLOCK = 20
 # Pairs per chunk of splink's u estimate (``train``).
 U_PAIRS_PER_CHUNK = 1e8
 # A record that fits two people who cannot be one (a record without a given name beside
@@ -195,8 +201,43 @@ def latest_person_records(person_records: DataFrame) -> DataFrame:
     return latest_versions(person_records.where(F.col("source").isin(*SOURCE_KEY_NAMESPACE)))
 
 
-def match_input(person_records: DataFrame) -> DataFrame:
-    """One row per source record (its latest version) with the columns the model compares."""
+def without_blocked_contacts(rows: DataFrame, blocked_values: dict[str, str]) -> DataFrame:
+    """``email_key`` and ``phone`` set to null where they match ``identity.blocked_values``
+    (the patterns for "*" and for their own namespace, as ``graph.apply_blocklist`` reads
+    them): test@test.com or 0000000000 is no one's contact, neither to compare nor to block
+    on."""
+    out = rows
+    for column, namespace in (("email_key", "email"), ("phone", "phone")):
+        blocked = F.lit(False)
+        for name in ("*", namespace):
+            if name in blocked_values:
+                pattern = f"(?i)^(?:{blocked_values[name]})$"
+                blocked = blocked | F.coalesce(F.col(column).rlike(pattern), F.lit(False))
+        out = out.withColumn(column, F.when(~blocked, F.col(column)))
+    return out
+
+
+def with_contact_blocks(rows: DataFrame) -> DataFrame:
+    """Adds ``email_block`` and ``phone_block``: the record's email and phone where at most
+    ``MAX_CONTACT_BLOCK`` records give them, else null. The identity graph joins records
+    that share a contact, but not where it cut the contact (a household's, or one person's
+    contact seen on more copies than ``identity.max_neighbours``): blocked on, those pairs
+    come before the model and its same-person checks, which weigh each pair's names and
+    dates. A value on more records than any one person's copies (a shop's email typed for
+    walk-in customers) would only add pairs by the square."""
+    out = rows
+    for column in ("email_key", "phone"):
+        seen = F.count(column).over(Window.partitionBy(column))
+        block = column.removesuffix("_key") + "_block"
+        out = out.withColumn(block, F.when(seen <= MAX_CONTACT_BLOCK, F.col(column)))
+    return out
+
+
+def match_input(
+    person_records: DataFrame, blocked_values: dict[str, str] | None = None
+) -> DataFrame:
+    """One row per source record (its latest version) with the columns the model compares.
+    ``blocked_values``: ``identity.blocked_values``, contact values that are no one's."""
     rows = latest_person_records(person_records)
     street = F.lower(F.regexp_replace("street", r"[^\p{L}\p{N} ]", ""))
     postal = F.upper(F.regexp_replace("postal_code", r"[\s-]", ""))
@@ -231,7 +272,9 @@ def match_input(person_records: DataFrame) -> DataFrame:
         F.nullif(postal, F.lit("")).alias("postal_code"),
         F.lower("city").alias("city_key"),
     )
-    return with_name_groups(selected)
+    if blocked_values:
+        selected = without_blocked_contacts(selected, blocked_values)
+    return with_name_groups(with_contact_blocks(selected))
 
 
 def related_given_names(
@@ -461,6 +504,9 @@ def model_settings() -> Any:
             block_on("birth_month_day", "house_number"),
             # Given name and surname swapped in one of the two records.
             "l.first_name_soundex = r.last_name_soundex AND l.last_name_soundex = r.first_name_soundex",
+            # A contact the identity graph cut (``with_contact_blocks``).
+            block_on("email_block"),
+            block_on("phone_block"),
         ],
         retain_intermediate_calculation_columns=False,
         additional_columns_to_retain=["source"],

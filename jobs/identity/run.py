@@ -138,7 +138,7 @@ def _probabilistic_edges(
 
     ``det_components``: (id, component) of the deterministic person graph.
     """
-    records = matching.match_input(people).localCheckpoint()
+    records = matching.match_input(people, settings.blocked_values).localCheckpoint()
     scored = matching.scored_pairs(spark, records, settings, model)
     if scored is None:
         return None
