@@ -552,3 +552,31 @@ def test_a_contact_blocks_where_few_records_share_it_and_a_junk_one_nowhere(spar
     assert [rows[k]["phone_block"] for k in ("crm:1", "crm:2")] == ["+46701234567"] * 2
     # Three records give shop@x.se, more than MAX_CONTACT_BLOCK: it blocks nothing.
     assert {rows[k]["email_block"] for k in ("crm:3", "crm:4", "crm:5", "crm:6")} == {None}
+
+
+def test_a_household_contact_beside_one_birth_date_is_no_second_person(spark):
+    """A contact the graph found on different people (the family's email, a landline) is
+    not the record's own: beside one birth date in both records it does not make a
+    differently spelled given name a twin; without that date it still counts, so a father
+    and his undated namesake son stay apart."""
+    records = records_frame(
+        spark,
+        [
+            # Thomas with his own email; a copy typed Tvomasa giving the family's email.
+            ("crm:1", "thomas", "pineau", D(1973, 4, 3), "60110", "thomas77@free.fr"),
+            ("crm:2", "tvomasa", "pineau", D(1973, 4, 3), "60110", "famille.pineau@orange.fr"),
+            # Aaron Cox and his namesake son, neither copy dated; the father's email was cut
+            # as the household's (his own copies contradicted each other).
+            ("crm:3", "aaron", "cox", None, "17268", "aaroncox@gmail.com", "+16178582666"),
+            ("crm:4", "aaron", "cox", None, "17268", "aaroncox224@gmail.com", "+16177590491"),
+        ],
+    )
+    household = spark.createDataFrame(
+        [("email", "famille.pineau@orange.fr"), ("email", "aaroncox@gmail.com")],
+        "namespace string, value string",
+    )
+    candidates = [("crm:1", "crm:2"), ("crm:3", "crm:4")]
+    # Every contact counted: Tvomasa's other email makes a twin of a spelling.
+    assert guarded(spark, records, candidates) == set()
+    own = matching.own_contacts(records, household)
+    assert guarded(spark, own, candidates) == {("crm:1", "crm:2")}

@@ -217,6 +217,30 @@ def without_blocked_contacts(rows: DataFrame, blocked_values: dict[str, str]) ->
     return out
 
 
+def own_contacts(records: DataFrame, household: DataFrame) -> DataFrame:
+    """Adds ``own_email`` and ``own_phone``: the record's email and phone unless the identity
+    graph found them on different people (``household``: namespace, value of its
+    ``household_identifier`` cuts). The same-person checks read these: a record giving the
+    family email beside one giving the person's own email is no second person for it, the
+    model still weighs both."""
+    out = records
+    for column, namespace, own in (
+        ("email_key", "email", "own_email"),
+        ("phone", "phone", "own_phone"),
+    ):
+        values = (
+            household.where(F.col("namespace") == namespace)
+            .select(F.col("value").alias("_shared"))
+            .distinct()
+        )
+        out = (
+            out.join(F.broadcast(values), F.col(column) == F.col("_shared"), "left")
+            .withColumn(own, F.when(F.col("_shared").isNull(), F.col(column)))
+            .drop("_shared")
+        )
+    return out
+
+
 def with_contact_blocks(rows: DataFrame) -> DataFrame:
     """Adds ``email_block`` and ``phone_block``: the record's email and phone where at most
     ``MAX_CONTACT_BLOCK`` records give them, else null. The identity graph joins records
@@ -696,6 +720,9 @@ def _sides(records: DataFrame) -> DataFrame:
         F.col("namesake_dates").alias("nd"),
         F.col("email_key").alias("em"),
         F.col("phone").alias("ph"),
+        # Without the contacts the identity graph found on different people (``own_contacts``).
+        F.col("own_email" if "own_email" in records.columns else "email_key").alias("oem"),
+        F.col("own_phone" if "own_phone" in records.columns else "phone").alias("oph"),
     )
 
 
@@ -713,9 +740,9 @@ MIN_HANDLE_LENGTH = 6
 MIN_SHORT_FORM = 4
 
 
-def _email_handle(column: str) -> Column:
+def _email_handle(email: Column) -> Column:
     """The letters of an email's local part: marten.blomberg88@x -> martenblomberg."""
-    return F.regexp_replace(F.substring_index(F.col(column), "@", 1), "[^\\p{L}]", "")
+    return F.regexp_replace(F.substring_index(email, "@", 1), "[^\\p{L}]", "")
 
 
 def cannot_link() -> Column:
@@ -757,24 +784,40 @@ def cannot_link() -> Column:
     # records give a birth date. Built from the surname and an initial (smalmberg@...) it
     # may be a twin's as well; and a father and his son of one name keep one handle at two
     # providers, which only their birth dates tell apart (``dates_conflict``).
-    handle = _email_handle("em_l")
+    # Beside one birth date in both records (a slip at most), a contact the graph found on
+    # different people (a family email, a landline) says nothing of whose a record is: only
+    # own contacts count (Thomas with his own email beside Tvomasa with the family's). A
+    # father and his namesake son are told apart by that date, so where it is missing every
+    # contact counts (Aaron Cox, one of them undated, with the father's email cut as the
+    # household's when his copies contradicted each other).
+    dated_alike = F.coalesce(
+        F.col("bd_l").isNotNull()
+        & F.col("bd_r").isNotNull()
+        & birth_dates_compatible(F.col("bd_l"), F.col("bd_r")),
+        F.lit(False),
+    )
+    em_l, em_r, ph_l, ph_r = (
+        F.when(dated_alike, F.col(f"o{c}")).otherwise(F.col(c))
+        for c in ("em_l", "em_r", "ph_l", "ph_r")
+    )
+    handle = _email_handle(em_l)
     names_in_handle = ((F.length("fn_l") >= MIN_SHORT_FORM) & handle.contains(F.col("fn_l"))) | (
         (F.length("fn_r") >= MIN_SHORT_FORM) & handle.contains(F.col("fn_r"))
     )
     same_handle = F.coalesce(
         (F.length(handle) >= MIN_HANDLE_LENGTH)
-        & (handle == _email_handle("em_r"))
+        & (handle == _email_handle(em_r))
         & names_in_handle
         & F.col("bd_l").isNotNull()
         & F.col("bd_r").isNotNull(),
         F.lit(False),
     )
-    emails_differ = F.coalesce(F.levenshtein("em_l", "em_r") > 1, F.lit(False))
-    phones_differ = F.coalesce(F.levenshtein("ph_l", "ph_r") > 1, F.lit(False))
+    emails_differ = F.coalesce(F.levenshtein(em_l, em_r) > 1, F.lit(False))
+    phones_differ = F.coalesce(F.levenshtein(ph_l, ph_r) > 1, F.lit(False))
     a_contact_agrees = (
-        F.coalesce(F.levenshtein("em_l", "em_r") <= 1, F.lit(False))
+        F.coalesce(F.levenshtein(em_l, em_r) <= 1, F.lit(False))
         | same_handle
-        | F.coalesce(F.levenshtein("ph_l", "ph_r") <= 1, F.lit(False))
+        | F.coalesce(F.levenshtein(ph_l, ph_r) <= 1, F.lit(False))
     )
     # Given names that are not one spelling (nor one nickname group, nor swapped with the
     # surname) but close enough to be a slip: Anton and Antan. Beside the same surname,

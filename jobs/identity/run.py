@@ -138,7 +138,10 @@ def _probabilistic_edges(
 
     ``det_components``: (id, component) of the deterministic person graph.
     """
-    records = matching.match_input(people, settings.blocked_values).localCheckpoint()
+    household = shared.where(F.col("reason") == "household_identifier")
+    records = matching.own_contacts(
+        matching.match_input(people, settings.blocked_values), household
+    ).localCheckpoint()
     scored = matching.scored_pairs(spark, records, settings, model)
     if scored is None:
         return None
