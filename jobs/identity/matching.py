@@ -251,7 +251,10 @@ def with_contact_blocks(rows: DataFrame) -> DataFrame:
     walk-in customers) would only add pairs by the square."""
     out = rows
     for column in ("email_key", "phone"):
-        seen = F.count(column).over(Window.partitionBy(column))
+        # A record without the contact is a window of its own: the records without a phone
+        # are most of them, and one window would take them all into one task.
+        own = F.when(F.col(column).isNull(), F.col("unique_id"))
+        seen = F.count(column).over(Window.partitionBy(column, own))
         block = column.removesuffix("_key") + "_block"
         out = out.withColumn(block, F.when(seen <= MAX_CONTACT_BLOCK, F.col(column)))
     return out
