@@ -99,11 +99,17 @@ def still_held(obs: DataFrame, person_records: DataFrame) -> DataFrame:
     return people.unionByName(obs.join(person_ids, "record_id", "left_anti"))
 
 
+def blocked_pattern(pattern: str) -> str:
+    """One ``identity.blocked_values`` pattern as Spark's ``rlike`` reads it: matched
+    against the whole value, case-insensitively."""
+    return f"(?i)^(?:{pattern})$"
+
+
 def apply_blocklist(obs: DataFrame, blocked_values: dict[str, str]) -> tuple[DataFrame, DataFrame]:
     """Split observations into usable ones and cuts of blocked values (with the rule)."""
     rule = F.lit(None).cast("string")
     for namespace, pattern in sorted(blocked_values.items(), reverse=True):
-        anchored = f"(?i)^(?:{pattern})$"
+        anchored = blocked_pattern(pattern)
         applies = F.lit(True) if namespace == "*" else (F.col("namespace") == namespace)
         rule = F.when(
             applies & F.col("value").rlike(anchored), F.lit(f"{namespace}:{pattern}")

@@ -47,6 +47,7 @@ from pyspark.sql import functions as F
 from cdp.core.spark import splink_api
 from jobs.identity.graph import (
     birth_dates_compatible,
+    blocked_pattern,
     latest_versions,
     telling_birth_date,
     vertex_id,
@@ -211,7 +212,7 @@ def without_blocked_contacts(rows: DataFrame, blocked_values: dict[str, str]) ->
         blocked = F.lit(False)
         for name in ("*", namespace):
             if name in blocked_values:
-                pattern = f"(?i)^(?:{blocked_values[name]})$"
+                pattern = blocked_pattern(blocked_values[name])
                 blocked = blocked | F.coalesce(F.col(column).rlike(pattern), F.lit(False))
         out = out.withColumn(column, F.when(~blocked, F.col(column)))
     return out
