@@ -493,10 +493,27 @@ def _airflow_up(s: StackSettings) -> None:
 # --- the REST API ---------------------------------------------------------------------------
 
 
+# How long a call waits for an api-server that does not answer its health check. Under load
+# (a night's Spark work on the same two cores) one check can miss its 2 s; a CI run lost a
+# whole night's test to one such miss while polling a run that went on to succeed.
+API_GRACE_S = 120.0
+
+
+def _airflow_answers(s: StackSettings, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while not _airflow_healthy(s):
+        # A stopped api-server is not waited for: the error comes at once.
+        if _running(s, "airflow-api-server") is None or time.monotonic() > deadline:
+            return False
+        time.sleep(2)
+    return True
+
+
 def _api(s: StackSettings, method: str, path: str, body: dict | None = None) -> dict:
-    """One call of Airflow's REST API (v2) as ``admin``, with a fresh JWT."""
+    """One call of Airflow's REST API (v2) as ``admin``, with a fresh JWT; a busy api-server
+    is given ``API_GRACE_S`` to answer, a stopped one (no password yet) none."""
     password = airflow_password(s)
-    if password is None or not _airflow_healthy(s):
+    if password is None or not _airflow_answers(s, API_GRACE_S):
         raise CdpError(f"Airflow does not answer at {s.airflow_url}; run `make up` first")
 
     def call(method: str, path: str, body: dict | None, token: str | None) -> dict:
@@ -508,11 +525,13 @@ def _api(s: StackSettings, method: str, path: str, body: dict | None = None) -> 
             | ({"Authorization": f"Bearer {token}"} if token else {}),
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:300]
             raise CdpError(f"Airflow API {method} {path}: HTTP {exc.code}: {detail}") from exc
+        except OSError as exc:  # a timeout or a refused connection: one line, not a traceback
+            raise CdpError(f"Airflow API {method} {path}: {exc}") from exc
 
     token = call("POST", "/auth/token", {"username": "admin", "password": password}, None)
     return call(method, path, body, token["access_token"])
