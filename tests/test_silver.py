@@ -100,11 +100,12 @@ def test_placeholder_birth_dates_are_unknown_not_a_birthday(spark):
             {"crm_id": "C-1", "birth_date": "1900-01-01"},
             {"crm_id": "C-2", "birth_date": "19000101"},
             {"crm_id": "C-3", "birth_date": "1961-05-02"},
+            {"crm_id": "C-4", "birth_date": "1904-01-01"},
         ],
     )
     records, _ = standardise_crm(bronze, StandardiseSettings())
     got = {r["record_id"]: r for r in records.collect()}
-    for key in ("crm:C-1", "crm:C-2"):
+    for key in ("crm:C-1", "crm:C-2", "crm:C-4"):
         assert got[key]["birth_date"] is None
         assert "birth_date:placeholder_date" in got[key]["issues"]
     assert got["crm:C-3"]["birth_date"] == dt.date(1961, 5, 2)

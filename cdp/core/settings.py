@@ -93,9 +93,15 @@ class StandardiseSettings:
     date_formats: tuple[str, ...] = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y")
     # Birth dates before this year are implausible and read as unknown.
     min_birth_year: int = 1900
-    # Birth dates systems write when they do not know one ("unknown" defaults); read as
-    # unknown, so they neither link two people nor contradict a real birth date.
-    placeholder_birth_dates: tuple[str, ...] = ("1900-01-01", "1901-01-01", "1111-11-11")
+    # Birth dates systems write when they do not know one ("unknown" defaults, a spreadsheet's
+    # day zero: 1904-01-01 in Excel's 1904 date system); read as unknown, so they neither
+    # link two people nor contradict a real birth date.
+    placeholder_birth_dates: tuple[str, ...] = (
+        "1900-01-01",
+        "1901-01-01",
+        "1904-01-01",
+        "1111-11-11",
+    )
 
 
 @dataclass
