@@ -56,6 +56,8 @@ def test_sql_answers_by_table_name_from_a_new_process(spark, built):
             "--locales: unknown locale 'xx_XX'",
         ),
         (["generate", "--out", "/tmp/x", "--noise", "-1"], "expected a level of 0 or more"),
+        (["stack", "trigger", "--conf", "{kind: access}"], "--conf: bad JSON '{kind: access}'"),
+        (["stack", "trigger", "--conf", "[1]"], "--conf: expected a JSON object, got '[1]'"),
     ],
 )
 def test_bad_input_gives_a_one_line_error(args, message):

@@ -24,6 +24,17 @@ def date_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(f"bad date {text!r}: expected YYYY-MM-DD") from None
 
 
+def conf_arg(text: str) -> dict:
+    """A DAG run's params as a JSON object, as ``airflow dags trigger --conf`` takes them."""
+    try:
+        conf = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad JSON {text!r}: {exc}") from None
+    if not isinstance(conf, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return conf
+
+
 def positive_arg(text: str) -> int:
     try:
         value = int(text)
@@ -305,6 +316,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
             )
             if value
         }
+        conf.update(args.conf or {})
         run = stack.trigger(stack.StackSettings(), args.dag, conf, wait=args.wait)
         print(f"{args.dag} {run['dag_run_id']}: {run['state']}")
         for task_id, state in run.get("tasks", {}).items():
@@ -452,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=date_arg, help="trigger: the batch date (param batch_date)")
     p.add_argument("--landing", help="trigger: landing folder (default: the stack's)")
     p.add_argument("--warehouse", help="trigger: warehouse folder (default: the stack's)")
+    p.add_argument(
+        "--conf",
+        type=conf_arg,
+        help="trigger: more params as a JSON object, e.g. --dag cdp_models --conf "
+        '\'{"model": "churn"}\'',
+    )
     p.add_argument(
         "--no-wait", dest="wait", action="store_false", help="trigger: return once queued"
     )
