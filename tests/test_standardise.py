@@ -1004,3 +1004,33 @@ def test_parsed_numbers_are_idempotent(raw):
 def test_ints_round_trip(value):
     assert sd.parse_int(str(value)) == (value, None)
     assert sd.parse_int(f"{value:,}") == (value, None)
+
+
+# A job module imported before its Spark Connect session exists, as a DAG task imports its
+# job and then opens the session: its UDFs must still run on that session.
+_CONNECT_SCRIPT = """
+from jobs.standardise import udfs
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.remote("local[1]").getOrCreate()
+df = spark.createDataFrame([("  Jane.Doe@Example.COM ",)], "raw string")
+print(df.select(udfs.email_udf("raw")["key"].alias("key")).first()["key"])
+spark.stop()
+"""
+
+
+def test_udfs_imported_before_a_connect_session_run_on_it():
+    """A local Spark Connect server in a process of its own (a process holds one kind of
+    session). The GDPR DAG's task failed so on the stack: the UDFs were classic ones."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYTHONPATH": repo}
+    done = subprocess.run(
+        [sys.executable, "-c", _CONNECT_SCRIPT],
+        capture_output=True, text=True, env=env, timeout=600, cwd=repo,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "jane.doe@example.com"
