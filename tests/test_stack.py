@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from cdp.app import stack
+from cdp.core import catalog
 from cdp.core.errors import CdpError
 from cdp.core.settings import load_settings
 from cdp_dev import screenshots
@@ -175,6 +176,26 @@ def test_the_night_is_seen_in_a_browser(running, tmp_path):
         assert header[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = int.from_bytes(header[16:20]), int.from_bytes(header[20:24])
         assert (width, height) == (screenshots.VIEWPORT["width"], screenshots.VIEWPORT["height"])
+
+
+@pytest.mark.slow
+def test_a_gdpr_request_runs_through_the_scheduler(spark, running):
+    """A GDPR access request, triggered like the night: a task process of the scheduler's,
+    a client of the Connect server, on the stack's warehouse; the request's identifier only
+    in its file, which is gone when the request is done."""
+    settings, _, base = running
+    people = catalog.read(spark, "silver.person_records", str(settings.warehouse))
+    loyalty = people.where("source = 'loyalty'").select("source_key").first()[0]
+    request, out = base / "request.json", base / "access-export.json"
+    request.write_text(json.dumps({"loyalty_id": loyalty}), encoding="utf-8")
+    conf = {"kind": "access", "request_file": str(request), "out": str(out)}
+    handled = stack.trigger(settings, "cdp_gdpr", conf, timeout=900)
+    assert handled["state"] == "success", handled
+    export = json.loads(out.read_text(encoding="utf-8"))
+    rows = export["tables"]["bronze.loyalty"]["rows"]
+    assert loyalty.upper() in {str(r["data"]["loyalty_id"]).strip().upper() for r in rows}
+    assert export["subject"]["profile_ids"]
+    assert not request.exists()
 
 
 def _page(name: str, text: str, steps: tuple[str, ...] = ()) -> screenshots.Page:
