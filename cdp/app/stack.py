@@ -511,7 +511,7 @@ def _airflow_answers(s: StackSettings, within: float) -> bool:
 
 def _api(s: StackSettings, method: str, path: str, body: dict | None = None) -> dict:
     """One call of Airflow's REST API (v2) as ``admin``, with a fresh JWT; a busy api-server
-    is given ``API_GRACE_S`` to answer, a stopped one (no password yet) none."""
+    is given ``API_GRACE_S`` to answer, a stopped one (or one never started) none."""
     password = airflow_password(s)
     if password is None or not _airflow_answers(s, API_GRACE_S):
         raise CdpError(f"Airflow does not answer at {s.airflow_url}; run `make up` first")
