@@ -223,10 +223,29 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:15", "crm", "email", "carlos.gargallo@telefonica.net"),
             ("loyalty:16", "loyalty", "loyalty_id", "16"),
             ("loyalty:16", "loyalty", "email", "carlos.gargallo@telefonica.net"),
+            # One person's email on five badly typed copies: 1983 and 1940 are each a slip
+            # from 1980, though two apart from each other; Pava, Paav and Paavo one name.
+            *[(f"crm:{n}", "crm", "email", "paavotirkkonen@gmail.com") for n in range(20, 25)],
+            # A father and his namesake son beside the father's undated copy: the undated
+            # copy agrees with both, yet tells no birth date, so it explains neither.
+            *[(f"crm:{n}", "crm", "email", "aaron.cox@gmail.com") for n in range(30, 33)],
+            # Twins on the family email: Emil and Emma are two names, not a slip.
+            *[(f"crm:{n}", "crm", "email", "lund@telia.com") for n in range(40, 43)],
         ],
     )
     people = spark.createDataFrame(
         [
+            ("crm:20", "paavo", "tirkkonen", D(1980, 5, 31)),
+            ("crm:21", "paavo", "tirkkonen", D(1983, 5, 31)),
+            ("crm:22", "pava", "tirkkonen", D(1940, 5, 31)),
+            ("crm:23", "paav", "trrikkonen", D(1980, 5, 31)),
+            ("crm:24", "paavo", None, None),
+            ("crm:30", "aaron", "cox", D(1961, 2, 17)),
+            ("crm:31", "aaron", "cox", D(1988, 9, 3)),
+            ("crm:32", "aaron", "cox", None),
+            ("crm:40", "emil", "lund", D(2001, 6, 12)),
+            ("crm:41", "emma", "lund", D(2001, 6, 12)),
+            ("crm:42", "emil", "lund", D(2001, 6, 21)),
             ("crm:10", "s", "arvidsson", None),
             ("crm:11", "solveig", "arvidsson", D(1968, 3, 8)),
             ("crm:12", "k", "arvidsson", None),
@@ -246,7 +265,13 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
         "record_id string, first_name_key string, last_name_key string, birth_date date",
     )
     rows = {r["value"]: r for r in household_identifiers(obs, people).collect()}
-    assert set(rows) == {"familjen.blom@hotmail.com", "+4631123456", "+4658612345"}
+    assert set(rows) == {
+        "familjen.blom@hotmail.com",
+        "+4631123456",
+        "+4658612345",
+        "aaron.cox@gmail.com",
+        "lund@telia.com",
+    }
     assert {r["reason"] for r in rows.values()} == {"household_identifier"}
     assert rows["familjen.blom@hotmail.com"]["detail"].endswith("anna ?, lars ?")
     assert rows["+4631123456"]["detail"].endswith("? 1961-05-02, maja 1994-08-30")

@@ -7,7 +7,7 @@ import datetime as dt
 from pyspark.sql import functions as F
 
 from cdp.core import catalog
-from jobs.identity import matching
+from jobs.identity import matching, traits
 
 D = dt.date
 
@@ -495,7 +495,7 @@ def test_a_night_too_small_to_train_on_still_scores(spark):
         "unique_id string, source string, first_name_key string, last_name_key string,"
         " birth_date date, postal_code string, email_key string, street string",
     )
-    records = matching.with_name_groups(
+    records = traits.with_name_groups(
         matching.with_contact_blocks(
             base.select(
                 "unique_id",
@@ -606,7 +606,7 @@ def test_birth_dates_apart_only_when_no_slip_explains_the_difference(spark):
         [(i, a, b) for i, (a, b) in enumerate(one_date + two_dates)], "i int, a date, b date"
     )
     apart = {
-        r["i"] for r in frame.where(matching.birth_dates_apart(F.col("a"), F.col("b"))).collect()
+        r["i"] for r in frame.where(traits.birth_dates_apart(F.col("a"), F.col("b"))).collect()
     }
     assert apart == set(range(len(one_date), len(one_date) + len(two_dates)))
 

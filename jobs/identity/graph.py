@@ -14,6 +14,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.identity.traits import birth_dates_apart, related_given_names, with_name_groups
+
 # Which identifier anchors a record's star of edges, and which links are cut first when a
 # component must be split (lower rank = stronger, kept longer).
 NAMESPACE_PRIORITY = (
@@ -204,12 +206,20 @@ def person_traits(person_records: DataFrame) -> DataFrame:
 def traits_contradict(max_name_distance: float = 0.34) -> Column:
     """Over ``name, surname, born`` and ``other_name, other_surname, other_born``: two people.
 
-    First names differ by more than ``max_name_distance`` (Levenshtein distance over the
-    longer name; a name written surname first in one system is the same name, each part
-    within that distance of the other's; an initial
-    differs only from names with another first letter, or is the other's surname cut short
-    and put first), or birth dates contradict each other
+    First names differ (``names_contradict``), or birth dates contradict each other
     (``birth_dates_compatible``). A missing value contradicts nothing.
+    """
+    return names_contradict(max_name_distance) | ~birth_dates_compatible(
+        F.col("born"), F.col("other_born")
+    )
+
+
+def names_contradict(max_name_distance: float = 0.34) -> Column:
+    """Over ``name, surname`` and ``other_name, other_surname``: first names differ by more
+    than ``max_name_distance`` (Levenshtein distance over the longer name; a name written
+    surname first in one system is the same name, each part within that distance of the
+    other's; an initial differs only from names with another first letter, or is the other's
+    surname cut short and put first). A missing name contradicts nothing.
     """
     name, other = F.col("name"), F.col("other_name")
 
@@ -236,11 +246,10 @@ def traits_contradict(max_name_distance: float = 0.34) -> Column:
     initials_differ = (F.left(name, F.lit(1)) != F.left(other, F.lit(1))) & ~F.coalesce(
         initial_swapped, F.lit(False)
     )
-    names_differ = F.coalesce(
+    return F.coalesce(
         F.when(initial, initials_differ).otherwise(~close(name, other) & ~swapped),
         F.lit(False),
     )
-    return names_differ | ~birth_dates_compatible(F.col("born"), F.col("other_born"))
 
 
 def _as_other(traits: DataFrame) -> DataFrame:
@@ -265,31 +274,80 @@ def household_identifiers(
 ) -> DataFrame:
     """Contact points shared by different people of one household: a family email, a landline.
 
-    Two person records (CRM, loyalty) carrying the same email or phone are two people, not
-    one, when their first names or birth dates say so (``traits_contradict``): the
-    identifier must not link them.
+    The person records (CRM, loyalty) carrying one email or phone are one person when one of
+    them agrees with every other (a centre): each other's given name is that name or may be
+    it (``names_contradict`` and ``related_given_names``: a slip, a nickname, an initial)
+    and each birth date is that date or a slip or two away (``birth_dates_apart``). A
+    person's own email on many copies, each with slips of its own, passes that test even
+    where two copies are far apart from each other (1940 and 1983 typed for 1980); Nina and
+    her daughter Alva, or twins Emil and Emma, share no centre, and the identifier must not
+    link them.
     """
-    people = person_traits(person_records).where(
+    traits = person_traits(person_records).where(
         F.col("name").isNotNull() | F.col("born").isNotNull()
+    )
+    named = with_name_groups(person_records.select("record_id", "first_name_key")).select(
+        "record_id",
+        F.col("first_name_group").alias("group"),
+        F.col("first_name_known").alias("known"),
     )
     contact = obs.where(F.col("namespace").isin(*namespaces)).select(
         "record_id", "namespace", "value"
     )
-    described = contact.join(people, "record_id").select(
-        "namespace", "value", "name", "surname", "born"
+    described = (
+        contact.join(traits.join(named, "record_id"), "record_id")
+        .select("namespace", "value", "name", "surname", "born", "group", "known")
+        .distinct()
     )
-    pairs = _with_other(described.distinct(), "namespace", "value")
-    clashes = pairs.where(traits_contradict(max_name_distance))
+    other = (
+        _as_other(described)
+        .withColumnRenamed("group", "other_group")
+        .withColumnRenamed("known", "other_known")
+    )
+    related = F.coalesce(
+        F.expr(
+            related_given_names(
+                "name", "other_name", "group", "other_group", "known", "other_known"
+            )
+        ),
+        F.lit(False),
+    )
+    apart = (names_contradict(max_name_distance) & ~related) | birth_dates_apart(
+        F.col("born"), F.col("other_born")
+    )
+    keys = ["namespace", "value"]
+    # A centre tells both a given name and a birth date: a record without one agrees with
+    # every other on it, so a father and his namesake son beside the father's undated copy
+    # would find a centre there. Without any such record, no two may be apart.
+    full = (F.length("name") > 1) & F.col("born").isNotNull()
+    centres = (
+        described.join(other, keys)
+        .groupBy(*keys, "name", "surname", "born")
+        .agg(F.max(apart.cast("int")).alias("_apart"), F.first(full).alias("_full"))
+    )
+    households = (
+        centres.groupBy(*keys)
+        .agg(
+            F.coalesce(F.min(F.when(F.col("_full"), F.col("_apart"))), F.max("_apart")).alias(
+                "_apart"
+            )
+        )
+        .where("_apart = 1")
+    )
     who = F.concat_ws(
         " ", F.coalesce("name", F.lit("?")), F.coalesce(F.col("born").cast("string"), F.lit("?"))
     )
-    return clashes.groupBy("namespace", "value").agg(
-        F.lit("household_identifier").alias("reason"),
-        F.concat(
-            F.lit("used by different people: "),
-            F.concat_ws(", ", F.array_sort(F.collect_set(who))),
-        ).alias("detail"),
-        F.count(F.lit(1)).alias("records"),
+    return (
+        described.join(households.select(*keys), keys)
+        .groupBy(*keys)
+        .agg(
+            F.lit("household_identifier").alias("reason"),
+            F.concat(
+                F.lit("used by different people: "),
+                F.concat_ws(", ", F.array_sort(F.collect_set(who))),
+            ).alias("detail"),
+            F.count(F.lit(1)).alias("records"),
+        )
     )
 
 
