@@ -4,7 +4,9 @@ One task trains every model (purchase propensity, churn) on the published gold t
 the batch date, logs each run to MLflow and registers the model; a new version becomes the
 ``champion`` only when it beats the current champion on the same later holdout window
 (jobs/models/training.py). The nightly DAG only scores with the champion, so a bad training
-week never reaches the scores.
+week never reaches the scores. A model the history cannot train yet (too few days, one
+outcome only) is reported as skipped, with the reason, rather than failed and retried; the
+task is skipped when no chosen model could train.
 
 Parameters: ``batch_date`` (default: the day before the run's logical date), ``warehouse``,
 ``config`` and ``model`` (train one model only). Run embedded with `cdp models train --date D`, or on a deployment with
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from cdp.core.settings import load_settings
 
@@ -56,7 +59,7 @@ def cdp_models():
         )
         from cdp.core.spark import get_spark
         from jobs.models import run as models_job
-        from jobs.models.training import MODELS
+        from jobs.models.training import MODELS, NotTrainable
 
         context = get_current_context()
         params = context["params"]
@@ -65,8 +68,23 @@ def cdp_models():
         batch_date = batch_date_from_context(context)
 
         chosen = (params["model"],) if params.get("model") else MODELS
-        results = models_job.train_models(get_spark(settings), settings, batch_date, chosen)
-        return [r.brief() for r in results]
+        spark = get_spark(settings)
+        briefs, skipped = [], []
+        for model in chosen:
+            try:
+                (result,) = models_job.train_models(spark, settings, batch_date, (model,))
+            except NotTrainable as exc:
+                # Too little history (a new installation's first weeks): nothing to learn is
+                # not a failure to retry; the run says why and the next one tries again.
+                skipped.append(str(exc))
+                briefs.append({"model": model, "skipped": str(exc)})
+                continue
+            briefs.append(result.brief())
+        if len(skipped) == len(briefs):
+            # Skipped, not failed: the briefs stay readable beside the task's state.
+            context["ti"].xcom_push(key="return_value", value=briefs)
+            raise AirflowSkipException("; ".join(skipped))
+        return briefs
 
     train()
 

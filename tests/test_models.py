@@ -453,3 +453,29 @@ def test_cdp_models_train_runs_the_training_dag(history):
     )  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("cdp: error: models train needs --date")
+
+
+def test_the_training_dag_skips_a_model_the_history_cannot_train_yet(history):
+    """A weekly training run on a new installation's first days has nothing to learn: the
+    DAG's task is skipped with the reason, not failed and retried, and nothing is registered."""
+    import subprocess
+    import sys
+
+    from jobs.models import registry
+
+    settings, _ = history
+    name = registry.registered_name(settings, "churn")
+    client = _client(settings)
+    before = {v.version for v in client.search_model_versions(f"name='{name}'")}
+    too_early = (END - dt.timedelta(days=120)).isoformat()  # before the first landed day
+    done = subprocess.run(
+        [sys.executable, "-m", "cdp.app.cli", "models", "train", "--date", too_early,
+         "--model", "churn", "--warehouse", settings.paths.warehouse],
+        capture_output=True, text=True, env=cdp_env(), timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"^churn: not trained: churn: not enough history", done.stdout, re.M), (
+        done.stdout
+    )
+    after = {v.version for v in client.search_model_versions(f"name='{name}'")}
+    assert after == before

@@ -176,6 +176,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         raise CdpError("models train needs --date YYYY-MM-DD (the last day of history to use)")
     result = orchestration.run_training(settings, args.date, args.config, args.model)
     for trained in result.results.get("train", []):
+        if "skipped" in trained:
+            print(f"{trained['model']}: not trained: {trained['skipped']}")
+            continue
         m = trained["metrics"]
         print(
             f"{trained['model']} v{trained['version']} ({trained.get('algorithm', '?')}): "
