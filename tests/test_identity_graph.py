@@ -229,8 +229,11 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             # A father and his namesake son beside the father's undated copy: the undated
             # copy agrees with both, yet tells no birth date, so it explains neither.
             *[(f"crm:{n}", "crm", "email", "aaron.cox@gmail.com") for n in range(30, 33)],
-            # Twins on the family email: Emil and Emma are two names, not a slip.
-            *[(f"crm:{n}", "crm", "email", "lund@telia.com") for n in range(40, 43)],
+            # Twins on the family email: Emil and Emma are two names, not a slip; a garbled
+            # copy (Emk) a slip from each explains neither.
+            *[(f"crm:{n}", "crm", "email", "lund@telia.com") for n in range(40, 44)],
+            # Eva's copy typed beyond recognition on her very birthday: Dvs is nobody's name.
+            *[(f"crm:{n}", "crm", "email", "evaekdahl@gmail.com") for n in range(50, 53)],
         ],
     )
     people = spark.createDataFrame(
@@ -246,6 +249,10 @@ def test_a_family_email_or_landline_does_not_link_household_members(spark):
             ("crm:40", "emil", "lund", D(2001, 6, 12)),
             ("crm:41", "emma", "lund", D(2001, 6, 12)),
             ("crm:42", "emil", "lund", D(2001, 6, 21)),
+            ("crm:43", "emk", "lund", D(2001, 6, 12)),
+            ("crm:50", "eva", "ekdahl", D(2000, 1, 27)),
+            ("crm:51", "dvs", "ekjdahi", D(2000, 1, 27)),
+            ("crm:52", "eva", "ekdahl", D(1999, 1, 27)),
             ("crm:10", "s", "arvidsson", None),
             ("crm:11", "solveig", "arvidsson", D(1968, 3, 8)),
             ("crm:12", "k", "arvidsson", None),

@@ -276,8 +276,9 @@ def household_identifiers(
 
     The person records (CRM, loyalty) carrying one email or phone are one person when one of
     them agrees with every other (a centre): each other's given name is that name or may be
-    it (``names_contradict`` and ``related_given_names``: a slip, a nickname, an initial)
-    and each birth date is that date or a slip or two away (``birth_dates_apart``). A
+    it (``names_contradict`` and ``related_given_names``: a slip, a nickname, an initial, or
+    a name nobody is called on the same birthday) and each birth date is that date or a slip
+    or two away (``birth_dates_apart``). A
     person's own email on many copies, each with slips of its own, passes that test even
     where two copies are far apart from each other (1940 and 1983 typed for 1980); Nina and
     her daughter Alva, or twins Emil and Emma, share no centre, and the identifier must not
@@ -312,14 +313,25 @@ def household_identifiers(
         ),
         F.lit(False),
     )
-    apart = (names_contradict(max_name_distance) & ~related) | birth_dates_apart(
+    # A copy whose given name nobody is called, born on the centre's very day, is the
+    # centre's name typed beyond recognition (Dvs for Eva), not a second person: twins, the
+    # only other people born that day, are given names people are called.
+    garbled = F.coalesce(
+        (F.col("born") == F.col("other_born"))
+        & F.col("known")
+        & ~F.col("other_known")
+        & (F.length("other_name") > 1),
+        F.lit(False),
+    )
+    apart = (names_contradict(max_name_distance) & ~related & ~garbled) | birth_dates_apart(
         F.col("born"), F.col("other_born")
     )
     keys = ["namespace", "value"]
-    # A centre tells both a given name and a birth date: a record without one agrees with
-    # every other on it, so a father and his namesake son beside the father's undated copy
-    # would find a centre there. Without any such record, no two may be apart.
-    full = (F.length("name") > 1) & F.col("born").isNotNull()
+    # A centre tells a given name people are called and a birth date: a record without a
+    # birth date agrees with every other on it (a father and his namesake son beside the
+    # father's undated copy), and a garbled name may sit a slip from each of two twins'
+    # (Emk beside Emil and Emma). Without any such record, no two may be apart.
+    full = (F.length("name") > 1) & F.col("born").isNotNull() & F.col("known")
     centres = (
         described.join(other, keys)
         .groupBy(*keys, "name", "surname", "born")
