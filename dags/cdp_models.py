@@ -69,17 +69,17 @@ def cdp_models():
 
         chosen = (params["model"],) if params.get("model") else MODELS
         spark = get_spark(settings)
-        briefs, skipped = [], []
+        briefs = []
         for model in chosen:
             try:
                 (result,) = models_job.train_models(spark, settings, batch_date, (model,))
             except NotTrainable as exc:
                 # Too little history (a new installation's first weeks): nothing to learn is
                 # not a failure to retry; the run says why and the next one tries again.
-                skipped.append(str(exc))
                 briefs.append({"model": model, "skipped": str(exc)})
                 continue
             briefs.append(result.brief())
+        skipped = [b["skipped"] for b in briefs if "skipped" in b]
         if len(skipped) == len(briefs):
             # Skipped, not failed: the briefs stay readable beside the task's state.
             context["ti"].xcom_push(key="return_value", value=briefs)
