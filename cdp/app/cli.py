@@ -324,6 +324,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
         print(f"{args.dag} {run['dag_run_id']}: {run['state']}")
         for task_id, state in run.get("tasks", {}).items():
             print(f"  {task_id:<12} {state}")
+        for task_id, tail in run.get("failed_logs", {}).items():
+            print(f"--- {task_id}: the end of its log ---\n{tail}", file=sys.stderr)
         return 0 if run["state"] in ("success", "queued", "running") else 1
     parts = stack.up() if args.action == "up" else stack.status()
     for part, state in parts.items():

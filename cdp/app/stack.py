@@ -561,7 +561,38 @@ def trigger(
         run = _api(s, "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}")
     tasks = _api(s, "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances")
     run["tasks"] = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+    # A failed run says why: the end of each failed task's log, as the UI shows it.
+    run["failed_logs"] = {
+        t["task_id"]: task_log_tail(s, dag_id, run_id, t["task_id"], t.get("try_number") or 1)
+        for t in tasks["task_instances"]
+        if t["state"] == "failed"
+    }
     return run
+
+
+def task_log_tail(
+    s: StackSettings, dag_id: str, run_id: str, task_id: str, try_number: int, lines: int = 40
+) -> str:
+    """The last ``lines`` lines of one task try's log, read through the REST API (so also
+    from a stack whose logs are not on this machine); a log that cannot be read says so."""
+    quoted = urllib.parse.quote(run_id, safe="")
+    path = (
+        f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}/logs/{try_number}"
+        "?full_content=true"
+    )
+    try:
+        content = _api(s, "GET", path).get("content") or []
+    except CdpError as exc:
+        return f"(log not read: {exc})"
+    text = []
+    for entry in content:  # Airflow 3: structured messages (dicts), older: plain strings
+        if isinstance(entry, dict):
+            event = str(entry.get("event", ""))
+            level = entry.get("level")
+            text.append(f"{level}: {event}" if level else event)
+        else:
+            text.append(str(entry))
+    return "\n".join("\n".join(text).splitlines()[-lines:])
 
 
 def latest_run(s: StackSettings, dag_id: str, state: str = "success") -> dict | None:

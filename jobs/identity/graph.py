@@ -252,13 +252,10 @@ def names_contradict(max_name_distance: float = 0.34) -> Column:
     )
 
 
-def _as_other(traits: DataFrame) -> DataFrame:
-    """``traits`` with name, surname and born renamed ``other_*``, for ``traits_contradict``."""
-    return (
-        traits.withColumnRenamed("name", "other_name")
-        .withColumnRenamed("surname", "other_surname")
-        .withColumnRenamed("born", "other_born")
-    )
+def _as_other(traits: DataFrame, *extra: str) -> DataFrame:
+    """``traits`` with name, surname, born (and ``extra`` columns) renamed ``other_*``, for
+    ``traits_contradict``."""
+    return traits.withColumnsRenamed({c: f"other_{c}" for c in ("name", "surname", "born", *extra)})
 
 
 def _with_other(traits: DataFrame, *keys: str) -> DataFrame:
@@ -295,16 +292,11 @@ def household_identifiers(
     contact = obs.where(F.col("namespace").isin(*namespaces)).select(
         "record_id", "namespace", "value"
     )
-    described = (
-        contact.join(traits.join(named, "record_id"), "record_id")
-        .select("namespace", "value", "name", "surname", "born", "group", "known")
-        .distinct()
-    )
-    other = (
-        _as_other(described)
-        .withColumnRenamed("group", "other_group")
-        .withColumnRenamed("known", "other_known")
-    )
+    carriers = contact.join(traits.join(named, "record_id"), "record_id")
+    described = carriers.select(
+        "namespace", "value", "name", "surname", "born", "group", "known"
+    ).distinct()
+    other = _as_other(described, "group", "known")
     related = F.coalesce(
         F.expr(
             related_given_names(
@@ -350,7 +342,7 @@ def household_identifiers(
         " ", F.coalesce("name", F.lit("?")), F.coalesce(F.col("born").cast("string"), F.lit("?"))
     )
     return (
-        described.join(households.select(*keys), keys)
+        carriers.join(households.select(*keys), keys)
         .groupBy(*keys)
         .agg(
             F.lit("household_identifier").alias("reason"),
@@ -358,7 +350,7 @@ def household_identifiers(
                 F.lit("used by different people: "),
                 F.concat_ws(", ", F.array_sort(F.collect_set(who))),
             ).alias("detail"),
-            F.count(F.lit(1)).alias("records"),
+            F.countDistinct("record_id").alias("records"),
         )
     )
 

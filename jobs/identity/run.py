@@ -225,8 +225,13 @@ def resolve(
     ``match_model``: a saved person model to score with instead of training one.
     """
     kept, blocked = apply_blocklist(obs, settings.blocked_values)
-    shared = shared_identifiers(kept, settings.max_neighbours).unionByName(
-        household_identifiers(kept, people)
+    # Checkpointed: the household check's plan is deep (name groups, pairs, centres), and
+    # every later step joins against ``shared``; on a Spark Connect client a plan that deep
+    # is refused outright ("Exceeded upb_DecodeOptions_MaxDepth").
+    shared = (
+        shared_identifiers(kept, settings.max_neighbours)
+        .unionByName(household_identifiers(kept, people))
+        .localCheckpoint()
     )
     linking = kept.join(shared.select("namespace", "value"), ["namespace", "value"], "left_anti")
     vertex_df = vertices(linking).localCheckpoint()
