@@ -97,6 +97,22 @@ def table_snapshot(spark, warehouse: Path | str, layer: str = "") -> dict[str, l
     return out
 
 
+def gold_state(spark, warehouse: Path) -> dict[str, tuple[int, list]]:
+    """Each published gold table's Delta version and rows."""
+    from delta.tables import DeltaTable
+
+    from cdp.core import catalog
+
+    def version(name: str) -> int:
+        table = DeltaTable.forPath(spark, catalog.table_path(name, str(warehouse)))
+        return table.history(1).first()["version"]
+
+    return {
+        name: (version(name), rows)
+        for name, rows in table_snapshot(spark, warehouse, "gold.").items()
+    }
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """The session's SparkSession (Delta, registry catalog), stopped at the end."""

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from cdp.app.steps import REPORT, STEPS
 from cdp.core import catalog
-from tests.conftest import cdp_env, table_snapshot
+from tests.conftest import cdp_env, gold_state, table_snapshot
 
 CDP = [sys.executable, "-m", "cdp.app.cli"]
 # A backfill across the nightly DAG's start_date (2026-01-01): every task of the night before
@@ -245,20 +245,6 @@ def test_running_a_date_again_gives_the_same_tables(spark, nightly):
     assert {r["status"] for r in last_attempt.collect()} == {"duplicate"}
 
 
-def _gold_state(spark, warehouse: Path) -> dict[str, tuple[int, list]]:
-    """Each published gold table's Delta version and rows."""
-    from delta.tables import DeltaTable
-
-    def version(name: str) -> int:
-        table = DeltaTable.forPath(spark, catalog.table_path(name, str(warehouse)))
-        return table.history(1).first()["version"]
-
-    return {
-        name: (version(name), rows)
-        for name, rows in table_snapshot(spark, warehouse, "gold.").items()
-    }
-
-
 def _last_run_task_states(warehouse: Path) -> dict[str, str]:
     """Task states of the latest embedded run, from Airflow's metadata database."""
     with sqlite3.connect(warehouse / "_airflow" / "airflow.db") as db:
@@ -276,7 +262,7 @@ def test_a_night_that_breaks_a_suite_stops_the_dag_before_publish(spark, nightly
     """Runs last: it leaves a failed night (staged, unpublished) in the module's warehouse."""
     landing, warehouse, _, _ = nightly
     wh = str(warehouse)
-    before = _gold_state(spark, warehouse)
+    before = gold_state(spark, warehouse)
     assert {"gold.identity_map", "gold.purchases", "gold.profiles"} <= set(before)
 
     # The next night the web source sends a purchase from a channel the contract does not
@@ -312,4 +298,4 @@ def test_a_night_that_breaks_a_suite_stops_the_dag_before_publish(spark, nightly
     # the Delta version.
     staged = catalog.read_staged(spark, "gold.purchases", wh)
     assert staged.where("channel = 'kiosk'").count() == 1
-    assert _gold_state(spark, warehouse) == before
+    assert gold_state(spark, warehouse) == before

@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,8 @@ from cdp.core.errors import CdpError
 from cdp.core.settings import load_settings
 from cdp_dev import screenshots
 from cdp_dev.synthetic import generate
-from tests.conftest import TINY_DATA_CONF, cdp_env, free_ports, table_snapshot
+from jobs.models.training import MODELS
+from tests.conftest import TINY_DATA_CONF, cdp_env, free_ports, gold_state, table_snapshot
 
 # Long before the nightly DAG's start_date (2026-01-01), as a retailer's old extracts are: a
 # triggered run must build it (issue 18: such a date once ran no task and said success).
@@ -229,6 +232,79 @@ def test_the_screenshot_check_names_what_a_page_fails_to_show():
         f"the run report's steps table lists {['dag', 'task_instance', *names[1:]]},"
         f" not {list(names[1:])}",
     ]
+
+
+@pytest.mark.slow
+def test_the_training_dag_runs_through_the_scheduler(running):
+    """The weekly models DAG, triggered on the stack after its one night: a task process of
+    the scheduler's reads the stack's gold and, one night being no history to learn from,
+    says so per model and is skipped, not failed and retried ten minutes later."""
+    settings, _, _ = running
+    run = stack.trigger(settings, "cdp_models", {"batch_date": DATE}, timeout=900)
+    assert run["state"] == "success", run.get("failed_logs") or run
+    assert run["tasks"] == {"train": "skipped"}
+    briefs = stack.xcom(settings, "cdp_models", run["dag_run_id"], "train")
+    assert [b["model"] for b in briefs] == list(MODELS)
+    assert all(b["skipped"] for b in briefs), briefs
+
+
+def _run_state(settings, dag_id: str, run_id: str) -> str:
+    quoted = urllib.parse.quote(run_id, safe="")
+    return stack._api(settings, "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}")["state"]
+
+
+@pytest.mark.slow
+def test_a_failing_gate_under_the_scheduler_keeps_last_nights_gold_and_one_night_runs_at_once(
+    spark, running
+):
+    """Runs last. The next night's web extract sends a purchase from a channel the contract
+    does not know: the quality gate fails, publish never runs, and the gold the night before
+    published stays as it was, to the Delta version. The night after it, triggered at once,
+    waits queued while that night runs (max_active_runs=1)."""
+    settings, _, _ = running
+    before = gold_state(spark, settings.warehouse)
+    bad, after = (END + dt.timedelta(days=n) for n in (1, 2))
+    event = {
+        "event_id": "kiosk-event-1",
+        "event_ts": f"{bad.isoformat()}T10:00:00Z",
+        "channel": "kiosk",
+        "event_type": "purchase",
+        "anonymous_id": "kiosk-cookie-1",
+        "sku": "SKU-100001",
+        "order_id": "KIOSK-1",
+        "revenue": "12.50",
+        "currency": "EUR",
+    }
+    (settings.landing / "web" / bad.isoformat()).mkdir(parents=True)
+    (settings.landing / "web" / bad.isoformat() / "kiosk_events.jsonl").write_text(
+        json.dumps(event) + "\n"
+    )
+    first = stack.trigger(settings, "cdp_nightly", {"batch_date": bad.isoformat()}, wait=False)
+    second = stack.trigger(settings, "cdp_nightly", {"batch_date": after.isoformat()}, wait=False)
+    seen, deadline = set(), time.monotonic() + 1800
+    while (state := _run_state(settings, "cdp_nightly", first["dag_run_id"])) not in (
+        "success",
+        "failed",
+    ):
+        assert time.monotonic() < deadline, f"the failing night still {state}"
+        seen.add((state, _run_state(settings, "cdp_nightly", second["dag_run_id"])))
+        time.sleep(5)
+    assert ("running", "queued") in seen and not any(s == "running" for _, s in seen), seen
+    # The night after has nothing to show here: stopped as soon as it starts.
+    quoted = urllib.parse.quote(second["dag_run_id"], safe="")
+    stack._api(settings, "PATCH", f"/api/v2/dags/cdp_nightly/dagRuns/{quoted}", {"state": "failed"})
+
+    assert state == "failed"
+    quoted = urllib.parse.quote(first["dag_run_id"], safe="")
+    tasks = stack._api(settings, "GET", f"/api/v2/dags/cdp_nightly/dagRuns/{quoted}/taskInstances")
+    states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+    assert states["profiles"] == "success" and states["quality_gate"] == "failed", states
+    assert states["publish"] == "upstream_failed" and states["activate"] == "upstream_failed"
+    summary = json.loads(
+        (settings.warehouse / "_quality" / f"run-{bad.isoformat()}.json").read_text()
+    )
+    assert ("gold.purchases", "channel") in {(f["table"], f["column"]) for f in summary["failures"]}
+    assert gold_state(spark, settings.warehouse) == before
 
 
 @pytest.mark.slow

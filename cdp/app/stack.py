@@ -595,6 +595,19 @@ def task_log_tail(
     return "\n".join("\n".join(text).splitlines()[-lines:])
 
 
+def xcom(s: StackSettings, dag_id: str, run_id: str, task_id: str, key: str = "return_value"):
+    """What one task of a run left in XCom under ``key`` (its return value by default)."""
+    quoted = urllib.parse.quote(run_id, safe="")
+    entry = _api(
+        s,
+        "GET",
+        f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}/xcomEntries/{key}",
+    )
+    value = entry.get("value")
+    # Stored serialised; the API hands back the stored text unless asked to deserialise.
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def latest_run(s: StackSettings, dag_id: str, state: str = "success") -> dict | None:
     """The newest run of ``dag_id`` in ``state`` (``dag_run_id``, ``conf``, ...), or None."""
     runs = _api(
