@@ -97,6 +97,25 @@ def table_snapshot(spark, warehouse: Path | str, layer: str = "") -> dict[str, l
     return out
 
 
+def land_unknown_channel_purchase(landing: Path, night: str) -> None:
+    """A web extract for ``night`` with one purchase from a channel the contract does not
+    know (kiosk; web|app are): nothing before the quality gate refuses it, so it reaches
+    gold.purchases and the gate fails the night."""
+    event = {
+        "event_id": "kiosk-event-1",
+        "event_ts": f"{night}T10:00:00Z",
+        "channel": "kiosk",
+        "event_type": "purchase",
+        "anonymous_id": "kiosk-cookie-1",
+        "sku": "SKU-100001",
+        "order_id": "KIOSK-1",
+        "revenue": "12.50",
+        "currency": "EUR",
+    }
+    (landing / "web" / night).mkdir(parents=True)
+    (landing / "web" / night / "kiosk_events.jsonl").write_text(json.dumps(event) + "\n")
+
+
 def gold_state(spark, warehouse: Path) -> dict[str, tuple[int, list]]:
     """Each published gold table's Delta version and rows."""
     from delta.tables import DeltaTable

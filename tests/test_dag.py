@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from cdp.app.steps import REPORT, STEPS
 from cdp.core import catalog
-from tests.conftest import cdp_env, gold_state, table_snapshot
+from tests.conftest import cdp_env, gold_state, land_unknown_channel_purchase, table_snapshot
 
 CDP = [sys.executable, "-m", "cdp.app.cli"]
 # A backfill across the nightly DAG's start_date (2026-01-01): every task of the night before
@@ -268,19 +268,7 @@ def test_a_night_that_breaks_a_suite_stops_the_dag_before_publish(spark, nightly
     # The next night the web source sends a purchase from a channel the contract does not
     # know (web|app): nothing before the gate refuses it, so it reaches gold.purchases.
     night = (END + dt.timedelta(days=1)).isoformat()
-    event = {
-        "event_id": "kiosk-event-1",
-        "event_ts": f"{night}T10:00:00Z",
-        "channel": "kiosk",
-        "event_type": "purchase",
-        "anonymous_id": "kiosk-cookie-1",
-        "sku": "SKU-100001",
-        "order_id": "KIOSK-1",
-        "revenue": "12.50",
-        "currency": "EUR",
-    }
-    (landing / "web" / night).mkdir(parents=True)
-    (landing / "web" / night / "kiosk_events.jsonl").write_text(json.dumps(event) + "\n")
+    land_unknown_channel_purchase(landing, night)
     broken = cdp("run", "--landing", str(landing), "--warehouse", wh, "--date", night)
 
     assert broken.returncode != 0

@@ -29,7 +29,14 @@ from cdp.core.settings import load_settings
 from cdp_dev import screenshots
 from cdp_dev.synthetic import generate
 from jobs.models.training import MODELS
-from tests.conftest import TINY_DATA_CONF, cdp_env, free_ports, gold_state, table_snapshot
+from tests.conftest import (
+    TINY_DATA_CONF,
+    cdp_env,
+    free_ports,
+    gold_state,
+    land_unknown_channel_purchase,
+    table_snapshot,
+)
 
 # Long before the nightly DAG's start_date (2026-01-01), as a retailer's old extracts are: a
 # triggered run must build it (issue 18: such a date once ran no task and said success).
@@ -264,21 +271,7 @@ def test_a_failing_gate_under_the_scheduler_keeps_last_nights_gold_and_one_night
     settings, _, _ = running
     before = gold_state(spark, settings.warehouse)
     bad, after = (END + dt.timedelta(days=n) for n in (1, 2))
-    event = {
-        "event_id": "kiosk-event-1",
-        "event_ts": f"{bad.isoformat()}T10:00:00Z",
-        "channel": "kiosk",
-        "event_type": "purchase",
-        "anonymous_id": "kiosk-cookie-1",
-        "sku": "SKU-100001",
-        "order_id": "KIOSK-1",
-        "revenue": "12.50",
-        "currency": "EUR",
-    }
-    (settings.landing / "web" / bad.isoformat()).mkdir(parents=True)
-    (settings.landing / "web" / bad.isoformat() / "kiosk_events.jsonl").write_text(
-        json.dumps(event) + "\n"
-    )
+    land_unknown_channel_purchase(settings.landing, bad.isoformat())
     first = stack.trigger(settings, "cdp_nightly", {"batch_date": bad.isoformat()}, wait=False)
     second = stack.trigger(settings, "cdp_nightly", {"batch_date": after.isoformat()}, wait=False)
     seen, deadline = set(), time.monotonic() + 1800
