@@ -45,22 +45,21 @@ def repeat_purchase_summary(purchases: DataFrame, cutoff: dt.date) -> DataFrame:
         .agg(F.sum(F.coalesce(F.col("amount_reporting").cast("double"), F.lit(0.0))).alias("spend"))
         .where(F.col("spend") > 0)
     )
-    first = days.groupBy("profile_id").agg(F.min("order_date").alias("first_day"))
-    return (
-        days.join(first, "profile_id")
-        .groupBy("profile_id", "first_day")
-        .agg(
-            (F.count("*") - 1).alias("frequency"),
-            F.max("order_date").alias("last_day"),
-            F.avg(F.when(F.col("order_date") > F.col("first_day"), F.col("spend"))).alias(
-                "monetary_value"
-            ),
-        )
-        .select(
-            "profile_id",
-            F.col("frequency").cast("int").alias("frequency"),
-            F.datediff("last_day", "first_day").cast("double").alias("recency"),
-            F.datediff(day, "first_day").cast("double").alias("T"),
-            "monetary_value",
-        )
+    # One pass over the purchase days: the first day's spend is taken out of the repeat
+    # spend (min_by), not found again by a join.
+    summary = days.groupBy("profile_id").agg(
+        (F.count("*") - 1).cast("int").alias("frequency"),
+        F.min("order_date").alias("first_day"),
+        F.max("order_date").alias("last_day"),
+        F.sum("spend").alias("total"),
+        F.min_by("spend", "order_date").alias("first_spend"),
+    )
+    return summary.select(
+        "profile_id",
+        "frequency",
+        F.datediff("last_day", "first_day").cast("double").alias("recency"),
+        F.datediff(day, "first_day").cast("double").alias("T"),
+        F.when(
+            F.col("frequency") > 0, (F.col("total") - F.col("first_spend")) / F.col("frequency")
+        ).alias("monetary_value"),
     )
