@@ -1,7 +1,7 @@
-"""Propensity model training on a schedule of its own (weekly by default).
+"""Model training on a schedule of its own (weekly by default).
 
-One task trains every model (purchase propensity, churn) on the published gold tables up to
-the batch date, logs each run to MLflow and registers the model; a new version becomes the
+One task trains every model (purchase propensity, churn, lifetime value) on the published
+gold tables up to the batch date, logs each run to MLflow and registers the model; a new version becomes the
 ``champion`` only when it beats the current champion on the same later holdout window
 (jobs/models/training.py). The nightly DAG only scores with the champion, so a bad training
 week never reaches the scores. A model the history cannot train yet (too few days, one
@@ -29,7 +29,8 @@ SCHEDULE = load_settings().propensity.training_schedule
 
 @dag(
     dag_id="cdp_models",
-    description="Train the propensity models, track them in MLflow, promote champions.",
+    description="Train the propensity and lifetime value models, track them in MLflow, "
+    "promote champions.",
     doc_md=__doc__,
     schedule=SCHEDULE,
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
@@ -44,7 +45,7 @@ SCHEDULE = load_settings().propensity.training_schedule
         "model": Param(
             None,
             type=["null", "string"],
-            description="purchase_propensity or churn; default: every model",
+            description="purchase_propensity, churn or clv; default: every model",
         ),
     },
 )
@@ -59,7 +60,7 @@ def cdp_models():
         )
         from cdp.core.spark import get_spark
         from jobs.models import run as models_job
-        from jobs.models.training import MODELS, NotTrainable
+        from jobs.models.training import NotTrainable
 
         context = get_current_context()
         params = context["params"]
@@ -67,18 +68,18 @@ def cdp_models():
         settings = with_own_driver(settings_for_task(context))
         batch_date = batch_date_from_context(context)
 
-        chosen = (params["model"],) if params.get("model") else MODELS
+        chosen = (params["model"],) if params.get("model") else models_job.TRAINED
         spark = get_spark(settings)
         briefs = []
         for model in chosen:
             try:
-                (result,) = models_job.train_models(spark, settings, batch_date, (model,))
+                brief = models_job.train_one(spark, settings, batch_date, model)
             except NotTrainable as exc:
                 # Too little history (a new installation's first weeks): nothing to learn is
                 # not a failure to retry; the run says why and the next one tries again.
                 briefs.append({"model": model, "skipped": str(exc)})
                 continue
-            briefs.append(result.brief())
+            briefs.append(brief)
         skipped = [b["skipped"] for b in briefs if "skipped" in b]
         if len(skipped) == len(briefs):
             # Skipped, not failed: the briefs stay readable beside the task's state.

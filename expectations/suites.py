@@ -179,6 +179,17 @@ def _propensity_scores(schema: Schema, settings: Settings) -> list[Expectation]:
     ]
 
 
+def _clv_scores(schema: Schema, settings: Settings) -> list[Expectation]:
+    e = gx.expectations
+    return [
+        exists_in(schema, "profile_id", "gold.profiles"),
+        e.ExpectColumnValuesToBeBetween(column="probability_alive", min_value=0, max_value=1),
+        e.ExpectColumnValuesToBeBetween(column="predicted_purchases_365d", min_value=0),
+        e.ExpectColumnValuesToBeBetween(column="expected_spend", min_value=0),
+        e.ExpectColumnValuesToBeBetween(column="predicted_clv_365d", min_value=0),
+    ]
+
+
 def consented(schema: Schema, purpose_column: str = "purpose") -> Expectation:
     """No profile in a segment without consent: every row's profile is allowed, in tonight's
     gold.profiles, for the purpose the row serves (is_<purpose>_allowed)."""
@@ -244,6 +255,7 @@ RULES: dict[str, Callable[[Schema, Settings], list[Expectation]]] = {
     "gold.rfm": _rfm,
     "gold.profiles": _profiles,
     "gold.propensity_scores": _propensity_scores,
+    "gold.clv_scores": _clv_scores,
     "gold.segment_membership": _segment_membership,
 }
 

@@ -393,6 +393,52 @@ PROPENSITY_SCORES = Schema(
     ),
 )
 
+CLV_SCORES = Schema(
+    name="gold.clv_scores",
+    description="Customer lifetime value of every buyer by the champion BG/NBD and Gamma-Gamma models (MLflow): expected purchases and spend over the next 365 days and the probability that the customer is still active.",
+    grain="one row per profile with a purchase",
+    key=("profile_id",),
+    fields=(
+        Field("profile_id", "string", "The profile scored (a buyer by the batch date).", False),
+        Field(
+            "probability_alive",
+            "double",
+            "Probability (0..1) that the customer has not lapsed (BG/NBD: 1 until a repeat "
+            "purchase shows a rhythm to break).",
+            False,
+        ),
+        Field(
+            "predicted_purchases_365d",
+            "double",
+            "Expected purchase days in the 365 days after the batch date (BG/NBD).",
+            False,
+        ),
+        Field(
+            "expected_spend",
+            "double",
+            "Expected spend per purchase day, in the reporting currency (Gamma-Gamma: the "
+            "customer's own repeat mean shrunk towards the population's).",
+            False,
+        ),
+        Field(
+            "predicted_clv_365d",
+            "double",
+            "predicted_purchases_365d x expected_spend: value of the next 365 days, reporting "
+            "currency, undiscounted.",
+            False,
+        ),
+        Field(
+            "model_version",
+            "string",
+            "MLflow registered model version (cdp_clv champion) that produced the row.",
+            False,
+        ),
+        Field("model_run_id", "string", "MLflow run that fitted that version.", False),
+        Field("as_of", "date", "The batch date: purchases up to the end of this day.", False),
+        Field("scored_at", "timestamp", "When the row was computed (UTC).", False),
+    ),
+)
+
 SEGMENT_KINDS = ("rule", "lookalike")
 
 SEGMENTS = Schema(
@@ -482,6 +528,7 @@ GOLD_SCHEMAS = {
         PROFILE,
         CONSENT_HISTORY,
         PROPENSITY_SCORES,
+        CLV_SCORES,
         SEGMENTS,
         SEGMENT_MEMBERSHIP,
     )

@@ -96,7 +96,7 @@ def test_the_nightly_dag_runs_one_at_a_time_with_retries_in_build_order(dag):
     gold = {
         f"gold.{t}"
         for t in ("identity_map", "purchases", "rfm", "profiles", "propensity_scores",
-                  "segments", "segment_membership")
+                  "clv_scores", "segments", "segment_membership")
     }  # fmt: skip
     assert gold <= {a.name for a in dag.get_task("publish").outlets}
     assert not any(dag.get_task(t).outlets for t in ("identity", "purchases", "rfm", "profiles"))

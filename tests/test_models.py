@@ -113,6 +113,8 @@ def test_the_purchase_rhythm_comes_from_the_days_between_purchase_days(spark):
     }  # fmt: skip
     p1 = rows["p1"]
     # Purchase days 300, 100, 60, 20, 0 days back: gaps 200, 40, 40, 20.
+    assert p1["purchase_days"] == 5 and rows["p2"]["purchase_days"] == 1
+    assert rows["p3"]["purchase_days"] == 0
     assert p1["mean_days_between_orders"] == pytest.approx(75.0)
     assert p1["std_days_between_orders"] == pytest.approx(statistics.stdev([200, 40, 40, 20]))
     assert p1["days_overdue"] == pytest.approx(0 - 75.0)
@@ -211,7 +213,7 @@ def test_an_unknown_candidate_is_a_one_line_error_naming_the_setting():
         with pytest.raises(CdpError) as failed:
             train(None, settings, "purchase_propensity", None)
         assert str(failed.value) == (
-            f"propensity.candidates: {named}; choose from rfm_logistic, gbt"
+            f"propensity.candidates: {named}; choose from rfm_logistic, bgnbd, gbt"
         )
 
 
@@ -324,7 +326,17 @@ def test_training_logs_every_candidate_and_the_champion_is_the_best_calibrated(s
     assert mean_score == pytest.approx(base_rate, abs=0.005)
     importances = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/feature_importances.json")
     features = feats.all_feature_names(settings.propensity.windows)
-    assert set(importances) == ({*features, "rfm_margin"} if algorithm == "gbt" else set(RFM_LOGS))
+    # BG/NBD was fitted on the training cutoff's buyers: a candidate, and a feature of the trees.
+    assert run.data.params["bgnbd_fitted"] == "True"
+    assert all(float(run.data.params[f"bgnbd_{k}"]) > 0 for k in ("r", "alpha", "a", "b"))
+    assert (
+        set(importances)
+        == {
+            "gbt": {*features, "rfm_margin", "bgnbd_margin"},
+            "bgnbd": {"r", "alpha", "a", "b"},
+            "rfm_logistic": set(RFM_LOGS),
+        }[algorithm]
+    )
     info = mlflow.models.get_model_info(
         f"models:/{registry.registered_name(settings, 'purchase_propensity')}/{result.version}"
     )
@@ -437,7 +449,7 @@ def test_cdp_models_train_runs_the_training_dag(history):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(
-        r"^churn v\d+ \((rfm_logistic|gbt)\): holdout ROC AUC 0\.\d+.*(promoted|refused)",
+        r"^churn v\d+ \((rfm_logistic|bgnbd|gbt)\): holdout ROC AUC 0\.\d+.*(promoted|refused)",
         done.stdout,
         re.M,
     )
@@ -479,3 +491,62 @@ def test_the_training_dag_skips_a_model_the_history_cannot_train_yet(history):
     )
     after = {v.version for v in client.search_model_versions(f"name='{name}'")}
     assert after == before
+
+
+def test_lifetime_value_is_judged_on_a_later_window_registered_and_scored(spark, history):
+    """BG/NBD with Gamma-Gamma (jobs/models/clv_training.py) on the same history: the first
+    night trained the first champion and every night scores gold.clv_scores with it."""
+    import mlflow
+
+    from cdp.core import catalog
+    from jobs.models import clv, registry
+    from jobs.models.clv_training import HORIZON_DAYS, ClvFit, train_clv
+    from jobs.models.run import history_start, load_inputs
+
+    settings, results = history
+    client = _client(settings)
+    first = registry.champion(client, settings, "clv")
+    assert results[0].scores["clv"]["trained"] and first is not None
+    assert not results[-1].scores["clv"]["trained"]
+    inputs = load_inputs(spark, settings, END, staged=False)
+    buyers = clv.repeat_purchase_summary(inputs.purchases, END)
+    scores = catalog.read(spark, "gold.clv_scores", settings.paths.warehouse)
+    assert scores.count() == results[-1].scores["clv"]["scored"] == buyers.count() > 0
+    assert scores.join(buyers, "profile_id", "left_anti").count() == 0
+    assert {r[0] for r in scores.select("model_version").distinct().collect()} == {first.version}
+
+    start = history_start(inputs)
+    result = train_clv(inputs.purchases, settings, END, start)
+    # 100 days of history hold no 90-day holdout: a third of it.
+    assert result.holdout_days == ((END - start).days + 1) // 3 == 33
+    m = result.metrics
+    calibration_end = END - dt.timedelta(days=33)
+    customers = clv.repeat_purchase_summary(inputs.purchases, calibration_end)
+    assert m["customers"] == customers.count() > 100
+    actual = clv.holdout_outcome(inputs.purchases, calibration_end, END).join(
+        customers, "profile_id", "left_semi"
+    )
+    assert m["actual_purchases_total"] == actual.agg(F.sum("purchases")).first()[0] > 0
+
+    run = client.get_run(result.run_id)
+    assert run.data.params["calibration_end"] == calibration_end.isoformat()
+    for k in ("purchases_mae", "purchases_corr", "naive_purchases_mae", "spend_mae",
+              "naive_spend_mae", "weekly_purchases_mae", "champion_holdout_purchases_mae"):  # fmt: skip
+        assert f"holdout_{k}" in run.data.metrics, k
+    weekly = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/holdout_weekly_purchases.json")
+    assert weekly["week"] == [1, 2, 3, 4, 5]
+    assert sum(weekly["actual"]) == m["actual_purchases_total"]
+    assert sum(weekly["predicted"]) == pytest.approx(m["purchases_total"], rel=1e-6)
+    # Judged against the champion's parameters on the same holdout.
+    assert result.promoted == (m["purchases_mae"] <= m["champion_holdout_purchases_mae"])
+    champ = registry.champion(client, settings, "clv")
+    assert champ.version == (result.version if result.promoted else first.version)
+    # The registered model predicts from a pandas summary what the Spark closed forms give.
+    fitted = ClvFit.from_params(run.data.params)
+    summary = buyers.orderBy("profile_id").limit(50)
+    spark_side = clv.lifetime_value(summary, fitted.bgnbd, fitted.spend, HORIZON_DAYS).toPandas()
+    uri = f"models:/{registry.registered_name(settings, 'clv')}/{result.version}"
+    served = mlflow.pyfunc.load_model(uri).predict(spark_side[list(summary.columns)])
+    for column in ("probability_alive", "predicted_purchases", "expected_spend", "predicted_clv"):
+        assert served[column].to_numpy() == pytest.approx(spark_side[column].to_numpy(), rel=1e-9)
+    print("clv holdout:", {k: round(v, 4) for k, v in m.items()})

@@ -28,7 +28,7 @@ from cdp.core.errors import CdpError
 from cdp.core.settings import load_settings
 from cdp_dev import screenshots
 from cdp_dev.synthetic import generate
-from jobs.models.training import MODELS
+from jobs.models.run import TRAINED
 from tests.conftest import (
     TINY_DATA_CONF,
     cdp_env,
@@ -251,7 +251,7 @@ def test_the_training_dag_runs_through_the_scheduler(running):
     assert run["state"] == "success", run.get("failed_logs") or run
     assert run["tasks"] == {"train": "skipped"}
     briefs = stack.xcom(settings, "cdp_models", run["dag_run_id"], "train")
-    assert [b["model"] for b in briefs] == list(MODELS)
+    assert [b["model"] for b in briefs] == list(TRAINED)
     assert all(b["skipped"] for b in briefs), briefs
 
 

@@ -165,7 +165,7 @@ def cmd_gdpr(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """Train the propensity models through the cdp_models DAG (MLflow, champion promotion)."""
+    """Train the models through the cdp_models DAG (MLflow, champion promotion)."""
     import json
 
     from cdp.app import orchestration
@@ -180,6 +180,14 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{trained['model']}: not trained: {trained['skipped']}")
             continue
         m = trained["metrics"]
+        if trained["model"] == "clv":
+            print(
+                f"clv v{trained['version']}: holdout purchases MAE {m['purchases_mae']:.4f} "
+                f"(naive {m['naive_purchases_mae']:.4f}), correlation "
+                f"{m['purchases_corr']:.4f} (naive {m['naive_purchases_corr']:.4f}); "
+                f"{trained['reason']}"
+            )
+            continue
         print(
             f"{trained['model']} v{trained['version']} ({trained.get('algorithm', '?')}): "
             "holdout ROC AUC "
@@ -442,14 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="access: write the JSON export here (default: standard output)")
     p.set_defaults(func=cmd_gdpr)
 
-    p = sub.add_parser(
-        "models", parents=[common, wh], help="train the propensity models (MLflow, champion)"
-    )
+    p = sub.add_parser("models", parents=[common, wh], help="train the models (MLflow, champion)")
     p.add_argument("action", choices=["train"])
     p.add_argument("--date", type=date_arg, help="last day of history to train on")
     p.add_argument(
         "--model",
-        choices=["purchase_propensity", "churn"],
+        choices=["purchase_propensity", "churn", "clv"],
         help="train this model only (default: every model)",
     )
     p.set_defaults(func=cmd_models)

@@ -318,9 +318,10 @@ class PropensitySettings:
     # Registered model names are <registry_prefix><model>, e.g. cdp_purchase_propensity.
     registry_prefix: str = "cdp_"
     # The kinds of model each training run fits on the same split; the best on the holdout
-    # goes forward (jobs/models/training.py CANDIDATES: rfm_logistic, the textbook baseline,
-    # and gbt, boosted trees stacked on it). The baseline is fitted and logged either way.
-    candidates: tuple[str, ...] = ("rfm_logistic", "gbt")
+    # goes forward (jobs/models/training.py CANDIDATES: rfm_logistic, the textbook baseline;
+    # bgnbd, the buy-till-you-die model of purchase days; gbt, boosted trees stacked on both).
+    # The baseline is fitted and logged either way.
+    candidates: tuple[str, ...] = ("rfm_logistic", "bgnbd", "gbt")
     # Gradient-boosted trees (Spark ML): size of the ensemble and of each tree.
     max_iter: int = 60
     # Depth of each tree.
@@ -397,6 +398,20 @@ class ActivationSettings:
 
 
 @dataclass
+class ClvSettings:
+    """Customer lifetime value (jobs/models/clv.py): BG/NBD purchases and Gamma-Gamma spend,
+    fitted with pymc-marketing and tracked in MLflow beside the propensity models."""
+
+    # The fitted models are judged on the purchases of this many days after a calibration
+    # period that ends this many days before the batch date (a third of a shorter history).
+    holdout_days: int = 90
+    # BG/NBD and Gamma-Gamma are fitted on the driver on a sample of at most this many
+    # customers (also BG/NBD as a propensity candidate): their few parameters describe the
+    # population, which a sample finds as well as everyone.
+    fit_rows: int = 50_000
+
+
+@dataclass
 class Settings:
     """All settings of one run."""
 
@@ -411,6 +426,7 @@ class Settings:
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     sql_endpoint: SqlEndpointSettings = field(default_factory=SqlEndpointSettings)
     propensity: PropensitySettings = field(default_factory=PropensitySettings)
+    clv: ClvSettings = field(default_factory=ClvSettings)
     segments: SegmentSettings = field(default_factory=SegmentSettings)
     activation: ActivationSettings = field(default_factory=ActivationSettings)
 

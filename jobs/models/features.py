@@ -138,6 +138,7 @@ def features_as_of(
         days.withColumn("gap", F.datediff(F.col("order_date"), previous))
         .groupBy("profile_id")
         .agg(
+            F.count("*").alias("purchase_day_count"),
             F.avg("gap").alias("mean_gap"),
             F.stddev_samp("gap").alias("std_gap"),
             # The same days of the year, a year ago: what the next weeks were like then.
@@ -166,6 +167,7 @@ def features_as_of(
             if c not in _DAYS_SINCE
         ],
         # No second purchase day yet: no rhythm, as far off as an event that never happened.
+        F.coalesce(F.col("purchase_day_count").cast("double"), F.lit(0.0)).alias("purchase_days"),
         F.coalesce(F.col("mean_gap").cast("double"), F.lit(NEVER)).alias(
             "mean_days_between_orders"
         ),
@@ -205,12 +207,14 @@ def feature_names(windows: Iterable[int] = (30, 90, 180, 365)) -> list[str]:
     return names
 
 
-# Features of the purchase rhythm, the same for every window setting: the mean and spread
-# of the days between purchase days, how overdue the next one is, purchase days of the last
+# Features of the purchase rhythm, the same for every window setting: the days with a
+# purchase (two receipts on one day are one purchase occasion, as BG/NBD counts them), the
+# mean and spread of the days between purchase days, how overdue the next one is, purchase days of the last
 # TREND days minus the TREND before them, and purchase days in the SEASON days that followed
 # this date a year ago. They need nothing but receipts, so a POS-only history has them.
-RHYTHM_FEATURES = ("mean_days_between_orders", "std_days_between_orders", "days_overdue",
-                   "purchase_days_trend", "purchase_days_season_last_year")  # fmt: skip
+RHYTHM_FEATURES = ("purchase_days", "mean_days_between_orders", "std_days_between_orders",
+                   "days_overdue", "purchase_days_trend",
+                   "purchase_days_season_last_year")  # fmt: skip
 TREND = 90
 SEASON = 90
 

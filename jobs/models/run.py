@@ -1,5 +1,6 @@
-"""Models main: train the propensity models (weekly DAG ``cdp_models``, `cdp models train`)
-and score tonight's profiles (nightly DAG task ``models``) into gold.propensity_scores.
+"""Models main: train the propensity and lifetime value models (weekly DAG ``cdp_models``,
+`cdp models train`) and score tonight's profiles (nightly DAG task ``models``) into
+gold.propensity_scores and gold.clv_scores.
 
 Training reads the published gold tables; the nightly scoring reads what tonight's build
 staged and stages the scores for the quality gate. A new installation has no champion: the
@@ -18,8 +19,9 @@ from pyspark.sql import functions as F
 from cdp.core import catalog
 from cdp.core.errors import CdpError
 from jobs.governance import purposes
+from jobs.models import clv_training, registry
 from jobs.models import features as feats
-from jobs.models import registry
+from jobs.models.clv_training import ClvFit, ClvResult
 from jobs.models.training import (
     MODELS,
     Inputs,
@@ -29,13 +31,16 @@ from jobs.models.training import (
     time_split,
     train,
 )
-from schemas.gold import PROPENSITY_SCORES
+from schemas.gold import CLV_SCORES, PROPENSITY_SCORES
 from schemas.xdm import SCHEMAS
 
 if TYPE_CHECKING:
     from cdp.core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Every model a training run can train: the propensity models, then lifetime value.
+TRAINED = (*MODELS, clv_training.MODEL)
 
 
 def _table(spark: SparkSession, name: str, wh: str, staged: bool) -> DataFrame:
@@ -112,9 +117,67 @@ def train_models(
     return results
 
 
+def train_lifetime_value(
+    spark: SparkSession,
+    settings: Settings,
+    batch_date: str,
+    staged: bool = False,
+    inputs: Inputs | None = None,
+) -> ClvResult:
+    """Train the lifetime value model on the purchases up to ``batch_date``
+    (jobs/models/clv_training.py); promoted when it holds its own against the champion."""
+    as_of = dt.date.fromisoformat(batch_date)
+    if inputs is None:
+        inputs = load_inputs(spark, settings, as_of, staged)
+    start = inputs.purchases.agg(F.min("order_date")).first()[0]
+    if start is None:
+        raise NotTrainable(f"{clv_training.MODEL}: no purchases up to {batch_date}")
+    return clv_training.train_clv(inputs.purchases, settings, as_of, start)
+
+
+def train_one(spark: SparkSession, settings: Settings, batch_date: str, model: str) -> dict:
+    """Train one model of TRAINED; its brief (for XCom and `cdp models train`)."""
+    if model == clv_training.MODEL:
+        return train_lifetime_value(spark, settings, batch_date).brief()
+    (result,) = train_models(spark, settings, batch_date, (model,))
+    return result.brief()
+
+
+def _score_lifetime_value(
+    spark: SparkSession, settings: Settings, batch_date: str, inputs: Inputs,
+    scored_at: dt.datetime,
+) -> dict:  # fmt: skip
+    """Stage gold.clv_scores with the champion (training the first one on a new
+    installation); an empty table while the history cannot train one."""
+    wh, as_of = settings.paths.warehouse, dt.date.fromisoformat(batch_date)
+    client, _ = registry.connect(settings)
+    name = clv_training.MODEL
+    champ, out = registry.champion(client, settings, name), {}
+    if champ is None:
+        log.info("%s: no champion yet, training one first", name)
+        try:
+            trained = train_lifetime_value(spark, settings, batch_date, inputs=inputs)
+            out["trained"] = True
+        except NotTrainable as exc:
+            log.warning("%s", exc)
+            out["skipped"] = str(exc)
+        champ = registry.champion(client, settings, name)
+        if champ is None and "skipped" not in out:
+            raise CdpError(f"{name}: the first model could not be promoted ({trained.reason})")
+    if champ is None:
+        rows = spark.createDataFrame([], CLV_SCORES.struct())
+    else:
+        fitted = ClvFit.from_params(client.get_run(champ.run_id).data.params)
+        rows = clv_training.score(inputs.purchases, fitted, champ, as_of, scored_at)
+        out.update(version=champ.version, trained=out.get("trained", False))
+    catalog.write_staged(rows.select(*CLV_SCORES.names), "gold.clv_scores", wh)
+    out["scored"] = catalog.read_staged(spark, "gold.clv_scores", wh).count()
+    return out
+
+
 def run_scoring(spark: SparkSession, settings: Settings, batch_date: str) -> dict:
     """Score tonight's profiles with each champion (training one first where none exists)
-    and stage gold.propensity_scores. Returns counts for XCom."""
+    and stage gold.propensity_scores and gold.clv_scores. Returns counts for XCom."""
     wh, as_of = settings.paths.warehouse, dt.date.fromisoformat(batch_date)
     client, _ = registry.connect(settings)
     inputs = load_inputs(spark, settings, as_of, staged=True)
@@ -151,6 +214,9 @@ def run_scoring(spark: SparkSession, settings: Settings, batch_date: str) -> dic
         for part in parts:
             scores = scores.unionByName(part)
         catalog.write_staged(scores.select(*PROPENSITY_SCORES.names), "gold.propensity_scores", wh)
+        out[clv_training.MODEL] = _score_lifetime_value(
+            spark, settings, batch_date, inputs, scored_at
+        )
     finally:
         features.unpersist()
     counts = (
@@ -160,5 +226,5 @@ def run_scoring(spark: SparkSession, settings: Settings, batch_date: str) -> dic
         out[row["model"]]["scored"] = row["count"]
     for model in MODELS:
         out[model].setdefault("scored", 0)
-    log.info("propensity scores %s: %s", batch_date, out)
+    log.info("model scores %s: %s", batch_date, out)
     return out

@@ -10,8 +10,10 @@ the configured horizon, shortened to a third of the history when a new installat
 (the run logs the horizon it used and the scores carry it).
 
 Each run fits every candidate on the training set (``propensity.candidates``): the textbook
-baseline, a logistic regression on log recency, frequency, monetary value and tenure, and
-gradient-boosted trees over every feature stacked on that baseline's margin. The one with the
+baseline, a logistic regression on log recency, frequency, monetary value and tenure; the
+buy-till-you-die model BG/NBD (jobs/models/clv.py), whose probability of at least one
+purchase in the label window is read from each customer's purchase days alone; and
+gradient-boosted trees over every feature stacked on both baselines' margins. The one with the
 best holdout ROC AUC goes forward, so the platform's model never loses to the textbook on the
 window it is judged on; on a tie the simpler one. Its probabilities are then calibrated on the
 holdout (Platt scaling: monotone, so the ranking stays its own), so that a score of 0.3 means
@@ -37,8 +39,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from cdp.core.errors import CdpError
+from jobs.models import clv, registry
 from jobs.models import features as feats
-from jobs.models import registry
 from jobs.models.metrics import Metrics, evaluate
 
 if TYPE_CHECKING:
@@ -136,15 +138,61 @@ def _rfm_stages() -> list:
     ]
 
 
-def gbt_pipeline(columns: list[str], settings: Settings) -> Pipeline:
-    """Gradient-boosted trees over every feature and the RFM baseline's margin (stacked: the
-    trees start from what the textbook model already knows), its margin in ``gbt_raw``."""
+# BG/NBD's summary of a customer, from the features: purchase days after the first, days
+# from the first purchase day to the last, and from the first to the cutoff. A profile with
+# no purchase yet has no repeat purchase, and its clock started when it was first seen.
+BGNBD_SUMMARY = {
+    "bgnbd_frequency": "greatest(purchase_days - 1, 0)",
+    "bgnbd_recency": "CASE WHEN purchase_days > 0 "
+    "THEN days_since_first_order - days_since_last_order ELSE 0 END",
+    "bgnbd_T": "CASE WHEN purchase_days > 0 THEN days_since_first_order ELSE tenure_days END",
+}
+
+
+def bgnbd_summary(features: DataFrame) -> DataFrame:
+    """The buyers' (frequency, recency, T) BG/NBD is fitted on (the first purchase starts a
+    customer's clock, as the model has it)."""
+    return features.where(F.col("purchase_days") > 0).select(
+        *[F.expr(expr).cast("double").alias(name.removeprefix("bgnbd_"))
+          for name, expr in BGNBD_SUMMARY.items()]
+    )  # fmt: skip
+
+
+def _bgnbd_stages(params: clv.BgNbd, model: str, days: int) -> list:
+    """The fitted BG/NBD model's probability of the label in ``bgnbd_p`` (a purchase in the
+    ``days`` after the cutoff; none, for churn), its log-odds in ``bgnbd_margin`` and as the
+    two-class vectors the other candidates have (``bgnbd_raw``, ``bgnbd_probability``)."""
+    summary = ", ".join(f"CAST({expr} AS double) AS {name}" for name, expr in BGNBD_SUMMARY.items())
+    buys = params.probability_of_purchase("bgnbd_frequency", "bgnbd_recency", "bgnbd_T", days)
+    label = buys if model == "purchase_propensity" else f"1 - {buys}"
+    # Clipped: a certain outcome has infinite log-odds, which no later stage can use.
+    p = f"least(greatest({label}, 1e-9), 1 - 1e-9)"
+    return [
+        SQLTransformer(statement=f"SELECT *, {summary} FROM __THIS__"),
+        SQLTransformer(statement=f"SELECT *, {p} AS bgnbd_p FROM __THIS__"),
+        SQLTransformer(
+            statement="SELECT *, ln(bgnbd_p / (1 - bgnbd_p)) AS bgnbd_margin, "
+            "-ln(bgnbd_p / (1 - bgnbd_p)) AS bgnbd_other, 1 - bgnbd_p AS bgnbd_q FROM __THIS__"
+        ),
+        VectorAssembler(inputCols=["bgnbd_other", "bgnbd_margin"], outputCol="bgnbd_raw"),
+        VectorAssembler(inputCols=["bgnbd_q", "bgnbd_p"], outputCol="bgnbd_probability"),
+    ]
+
+
+def gbt_pipeline(columns: list[str], settings: Settings, bgnbd: list | None = None) -> Pipeline:
+    """Gradient-boosted trees over every feature and the baselines' margins (stacked: the
+    trees start from what the textbook models already know), its margin in ``gbt_raw``.
+    ``bgnbd``: the fitted BG/NBD stages, when there is one."""
     p = settings.propensity
+    bgnbd = bgnbd or []
     return Pipeline(
         stages=[
             *_rfm_stages(),
+            *bgnbd,
             VectorSlicer(inputCol="rfm_raw", outputCol="rfm_margin", indices=[1]),
-            VectorAssembler(inputCols=[*columns, "rfm_margin"], outputCol="features"),
+            VectorAssembler(
+                inputCols=[*columns, *stacked_margins(bool(bgnbd))], outputCol="features"
+            ),
             GBTClassifier(
                 featuresCol="features",
                 labelCol="label",
@@ -161,6 +209,11 @@ def gbt_pipeline(columns: list[str], settings: Settings) -> Pipeline:
             .setPredictionCol("gbt_prediction"),
         ]
     )
+
+
+def stacked_margins(bgnbd: bool) -> list[str]:
+    """The baselines' margins the trees are given besides the features."""
+    return ["rfm_margin", *(["bgnbd_margin"] if bgnbd else [])]
 
 
 def rfm_pipeline() -> Pipeline:
@@ -183,12 +236,32 @@ class Candidate:
 # this order an exact tie goes to the simpler model.
 CANDIDATES = (
     Candidate("rfm_logistic", "rfm_raw", "rfm_probability"),
+    Candidate("bgnbd", "bgnbd_raw", "bgnbd_probability"),
     Candidate("gbt", "gbt_raw", "gbt_probability"),
 )
 
 
-def candidate_pipeline(candidate: Candidate, columns: list[str], settings: Settings) -> Pipeline:
-    return rfm_pipeline() if candidate.name == "rfm_logistic" else gbt_pipeline(columns, settings)
+def candidate_pipeline(
+    candidate: Candidate, columns: list[str], settings: Settings, bgnbd: list | None
+) -> Pipeline:
+    if candidate.name == "rfm_logistic":
+        return rfm_pipeline()
+    if candidate.name == "bgnbd":
+        # Nothing left to fit (its parameters are): a Pipeline, so that it is saved,
+        # registered and loaded like the others.
+        return Pipeline(stages=bgnbd)
+    return gbt_pipeline(columns, settings, bgnbd)
+
+
+def fit_bgnbd(features: DataFrame, settings: Settings) -> clv.BgNbd | None:
+    """BG/NBD fitted on the buyers among ``features`` (a sample of at most
+    ``clv.fit_rows``, on the driver), or None when they cannot fit it."""
+    rows, seed = settings.clv.fit_rows, settings.propensity.seed
+    try:
+        return clv.fit_bgnbd(clv.sampled(bgnbd_summary(features), rows, seed), rows, seed)
+    except clv.NotFittable as exc:
+        log.warning("BG/NBD left out of this training: %s", exc)
+        return None
 
 
 def calibration_pipeline(margin: str) -> Pipeline:
@@ -211,8 +284,10 @@ def scored(model: PipelineModel, df: DataFrame, probability: str = "probability"
 
 def select(results: dict[str, Metrics], eligible: tuple[str, ...]) -> str:
     """The eligible candidate with the best holdout ROC AUC: the first in CANDIDATES on a tie,
-    and when none can be judged (a holdout of one class)."""
+    and when none can be judged (a holdout of one class). The baseline when no eligible one
+    could be fitted (BG/NBD alone, on a history without a repeat purchase)."""
     names = [c.name for c in CANDIDATES if c.name in eligible and c.name in results]
+    names = names or ["rfm_logistic"]
     judged = [name for name in names if _finite(results[name].roc_auc)]
     if not judged:
         return names[0]
@@ -239,13 +314,17 @@ class TrainingResult:
         return dataclasses.asdict(self)
 
 
-def _importances(chosen: PipelineModel, winner: Candidate, columns: list[str]) -> dict:
-    """What the chosen model leans on: the trees' feature importances, or the baseline's
-    coefficients on its standardised log features."""
+def _importances(
+    chosen: PipelineModel, winner: Candidate, columns: list[str], bgnbd: clv.BgNbd | None
+) -> dict:
+    """What the chosen model leans on: the trees' feature importances, the baseline's
+    coefficients on its standardised log features, or BG/NBD's four parameters."""
     last = chosen.stages[-1]
     if winner.name == "gbt":
-        names = [*columns, "rfm_margin"]
+        names = [*columns, *stacked_margins(bgnbd is not None)]
         return dict(zip(names, last.featureImportances.toArray().tolist(), strict=True))
+    if winner.name == "bgnbd":
+        return dataclasses.asdict(bgnbd)
     return dict(zip(RFM_LOGS, last.coefficients.toArray().tolist(), strict=True))
 
 
@@ -285,9 +364,20 @@ def train(
                 f"{model}: the training window after {split.train_cutoff} has "
                 f"{'no profiles' if classes == 0 else 'a single outcome'}; nothing to learn"
             )
+        # BG/NBD is fitted first: its parameters make a candidate and a feature of the trees.
+        wanted = {"rfm_logistic", *eligible}
+        # Fitted on every buyer of the training cutoff, also for churn (whose training set
+        # keeps the recent ones only): the model describes the whole population.
+        population = (
+            train_set if model == "purchase_propensity" else inputs.features(split.train_cutoff)
+        )
+        bgnbd = fit_bgnbd(population, settings) if wanted & {"bgnbd", "gbt"} else None
+        stages = _bgnbd_stages(bgnbd, model, split.label_days) if bgnbd else None
         # The baseline is always fitted: it is logged beside whatever wins.
-        kinds = [c for c in CANDIDATES if c.name in ("rfm_logistic", *eligible)]
-        fitted = {c.name: candidate_pipeline(c, columns, settings).fit(train_set) for c in kinds}
+        kinds = [c for c in CANDIDATES if c.name in wanted and (c.name != "bgnbd" or stages)]
+        fitted = {
+            c.name: candidate_pipeline(c, columns, settings, stages).fit(train_set) for c in kinds
+        }
         judged = {c.name: _metrics(fitted[c.name], holdout, c.probability) for c in kinds}
         winner = next(c for c in CANDIDATES if c.name == select(judged, eligible))
         chosen = fitted[winner.name]
@@ -316,7 +406,7 @@ def train(
                 log.warning("%s: champion v%s cannot score the holdout: %s", model,
                             current.version, str(exc).splitlines()[0])  # fmt: skip
 
-        importances = _importances(chosen, winner, columns)
+        importances = _importances(chosen, winner, columns, bgnbd)
         metrics = {
             **m_candidate.as_dict("holdout_"),
             "holdout_brier_uncalibrated": judged[winner.name].brier,
@@ -342,7 +432,9 @@ def train(
             mlflow.log_params({**params, **split.as_params(), "features": len(columns),
                                "train_rows": m_train.rows, "holdout_rows": m_candidate.rows,
                                "train_positives": m_train.positives,
-                               "holdout_positives": m_candidate.positives})  # fmt: skip
+                               "holdout_positives": m_candidate.positives,
+                               "bgnbd_fitted": bgnbd is not None,
+                               **(bgnbd.as_params() if bgnbd else {})})  # fmt: skip
             mlflow.log_metrics({k: v for k, v in metrics.items() if _finite(v)})
             mlflow.log_dict(
                 dict(sorted(importances.items(), key=lambda kv: -abs(kv[1]))),
