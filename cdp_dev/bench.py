@@ -258,6 +258,16 @@ def run(args: argparse.Namespace) -> dict:
         print(f"nightly DAG run {night['batch_date']}: {night['wall_seconds']:.0f}s wall")
         print(_stage_table(night["stages"]))
     for m in models:
+        if m["model"] == "clv":
+            print(
+                f"clv v{m['version']} (holdout {m['holdout_days']} days, {m['customers']:.0f} "
+                f"customers): purchases MAE {m['purchases_mae']:.4f} vs naive "
+                f"{m['naive_purchases_mae']:.4f}, correlation {m['purchases_corr']:.4f} vs "
+                f"{m['naive_purchases_corr']:.4f}; spend MAE {m['spend_mae']:.2f} vs naive "
+                f"{m['naive_spend_mae']:.2f}; predicted {m['purchases_total']:.0f} purchases, "
+                f"actual {m['actual_purchases_total']:.0f}"
+            )
+            continue
         print(
             f"{m['model']} v{m['version']} (label {m['label_days']} days, holdout "
             f"{m['holdout_rows']} profiles): ROC AUC {m['roc_auc']:.4f} vs RFM baseline "
@@ -274,6 +284,7 @@ def run(args: argparse.Namespace) -> dict:
 def _model_quality(settings) -> list[dict]:
     """Holdout metrics of each champion model, from its MLflow run."""
     from jobs.models import registry
+    from jobs.models.clv_training import MODEL as CLV
     from jobs.models.training import CANDIDATES, MODELS
 
     client, _ = registry.connect(settings)
@@ -302,6 +313,21 @@ def _model_quality(settings) -> list[dict]:
                     for name in (c.name for c in CANDIDATES)
                 },
                 "brier_uncalibrated": m.get("holdout_brier_uncalibrated"),
+            }
+        )
+    champ = registry.champion(client, settings, CLV)
+    if champ is not None:
+        run = client.get_run(champ.run_id).data
+        figures = ("customers", "purchases_mae", "naive_purchases_mae", "purchases_corr",
+                   "naive_purchases_corr", "spend_mae", "naive_spend_mae", "spend_corr",
+                   "naive_spend_corr", "purchases_total", "actual_purchases_total",
+                   "weekly_purchases_mae")  # fmt: skip
+        out.append(
+            {
+                "model": CLV,
+                "version": champ.version,
+                "holdout_days": int(run.params["holdout_days"]),
+                **{k: run.metrics.get(f"holdout_{k}", float("nan")) for k in figures},
             }
         )
     return out

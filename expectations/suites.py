@@ -181,8 +181,17 @@ def _propensity_scores(schema: Schema, settings: Settings) -> list[Expectation]:
 
 def _clv_scores(schema: Schema, settings: Settings) -> list[Expectation]:
     e = gx.expectations
+    values = [f.name for f in schema.fields if f.dtype == "double"]
     return [
         exists_in(schema, "profile_id", "gold.profiles"),
+        # NaN sorts above every number in Spark, so the ranges below would let it through.
+        e.UnexpectedRowsExpectation(
+            unexpected_rows_query=(
+                f"SELECT {_row_ref(schema)} FROM {{batch}} b WHERE "
+                + " OR ".join(f"isnan(b.{c})" for c in values)
+            ),
+            description=f"{', '.join(values)} are numbers (no NaN)",
+        ),
         e.ExpectColumnValuesToBeBetween(column="probability_alive", min_value=0, max_value=1),
         e.ExpectColumnValuesToBeBetween(column="predicted_purchases_365d", min_value=0),
         e.ExpectColumnValuesToBeBetween(column="expected_spend", min_value=0),

@@ -212,11 +212,12 @@ def test_the_holdout_is_judged_on_the_calibration_customers_against_their_own_ra
         ("p3", 3, True, 10.0),
     ]
     purchases = _purchases(spark, rows)
+    customers = repeat_purchase_summary(purchases, CUTOFF)
     end = _day(14)
     bgnbd, spend = BgNbd(r=0.8, alpha=20.0, a=1.5, b=4.0), GammaGamma(p=6.0, q=4.0, v=15.0)
     got = {
         r["profile_id"]: r.asDict()
-        for r in holdout_comparison(purchases, CUTOFF, end, bgnbd, spend).collect()
+        for r in holdout_comparison(customers, purchases, CUTOFF, end, bgnbd, spend).collect()
     }
     assert set(got) == {"p1", "p2"}
     p1, p2 = got["p1"], got["p2"]
@@ -227,13 +228,13 @@ def test_the_holdout_is_judged_on_the_calibration_customers_against_their_own_ra
     assert (p2["actual_purchases"], p2["naive_purchases"], p2["naive_spend"]) == (0.0, 0.0, 0.0)
     assert p1["predicted_purchases"] > p2["predicted_purchases"] > 0
 
-    m = comparison_metrics(holdout_comparison(purchases, CUTOFF, end, bgnbd, spend))
+    m = comparison_metrics(holdout_comparison(customers, purchases, CUTOFF, end, bgnbd, spend))
     assert m["customers"] == 2 and m["actual_purchases_total"] == 2.0
     assert m["naive_purchases_mae"] == pytest.approx((0.6 + 0.0) / 2)
     total = p1["predicted_purchases"] + p2["predicted_purchases"]
     assert m["purchases_total"] == pytest.approx(total)
 
-    weekly = weekly_repeat_purchases(purchases, CUTOFF, end, bgnbd)
+    weekly = weekly_repeat_purchases(customers, purchases, CUTOFF, end, bgnbd)
     assert weekly["week"].tolist() == [1, 2] and weekly["actual"].tolist() == [1.0, 1.0]
     assert weekly["predicted"].sum() == pytest.approx(total)
     assert (weekly["predicted"] > 0).all()

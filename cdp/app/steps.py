@@ -132,7 +132,8 @@ STEPS: tuple[Step, ...] = (
         "models",
         "jobs.models.run:run_scoring",
         "Score tonight's profiles with each champion model (MLflow), training one first on a"
-        " new installation (jobs/models/run.py); stages gold.propensity_scores.",
+        " new installation (jobs/models/run.py); stages gold.propensity_scores and"
+        " gold.clv_scores.",
         own_driver=True,
     ),
     Step(

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -166,7 +167,7 @@ def fit_bgnbd(summary: pd.DataFrame, max_rows: int = 50_000, seed: int = 7) -> B
     columns = ("frequency", "recency", "T")
     params = BgNbd(**_map_fit("BetaGeoModel", summary, columns, ("r", "alpha", "a", "b"),
                               max_rows, seed))  # fmt: skip
-    if not all(0 < v < float("inf") for v in dataclasses.astuple(params)):
+    if not all(v > 0 and math.isfinite(v) for v in dataclasses.astuple(params)):
         raise NotFittable(f"BG/NBD fit gave parameters out of range: {params}")
     return params
 
@@ -210,7 +211,8 @@ def fit_gamma_gamma(summary: pd.DataFrame, max_rows: int = 50_000, seed: int = 7
     params = GammaGamma(**_map_fit("GammaGammaModel", repeat, columns, ("p", "q", "v"),
                                    max_rows, seed))  # fmt: skip
     # q > 1: the population's mean spend exists.
-    if not (params.p > 0 and params.q > 1 and params.v > 0):
+    finite = all(math.isfinite(v) for v in dataclasses.astuple(params))
+    if not (finite and params.p > 0 and params.q > 1 and params.v > 0):
         raise NotFittable(f"Gamma-Gamma fit gave parameters out of range: {params}")
     return params
 
@@ -222,6 +224,9 @@ def expected_purchases(params: BgNbd, frequency, recency, t, days):
     from scipy.special import hyp2f1
 
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    # a = 1 is a removable singularity of the closed form (0 / 0): read it just beside.
+    if abs(a - 1) < 1e-6:
+        a = 1 + 1e-6
     x = np.asarray(frequency, dtype=float)
     recency, t = np.asarray(recency, dtype=float), np.asarray(t, dtype=float)
     days = np.asarray(days, dtype=float)
@@ -265,14 +270,14 @@ def holdout_outcome(purchases: DataFrame, start: dt.date, end: dt.date) -> DataF
 
 
 def holdout_comparison(
-    purchases: DataFrame, calibration_end: dt.date, holdout_end: dt.date, bgnbd: BgNbd,
-    spend: GammaGamma,
+    summary: DataFrame, purchases: DataFrame, calibration_end: dt.date, holdout_end: dt.date,
+    bgnbd: BgNbd, spend: GammaGamma,
 ) -> DataFrame:  # fmt: skip
-    """Each customer of the calibration period (a purchase by ``calibration_end``) with its
-    predicted and actual purchases and spend in the holdout that follows, and the naive
-    prediction: the customer's own repeat rate so far, extrapolated."""
+    """Each customer of the calibration period (``summary``: repeat_purchase_summary as of
+    ``calibration_end``) with its predicted and actual purchases and spend in the holdout
+    that follows, and the naive prediction: the customer's own repeat rate so far,
+    extrapolated."""
     days = (holdout_end - calibration_end).days
-    summary = repeat_purchase_summary(purchases, calibration_end)
     predicted = lifetime_value(summary, bgnbd, spend, days)
     actual = holdout_outcome(purchases, calibration_end, holdout_end)
     rate = F.when(F.col("T") > 0, F.col("frequency") / F.col("T")).otherwise(0.0)
@@ -309,14 +314,15 @@ def comparison_metrics(comparison: DataFrame) -> dict[str, float]:
 
 
 def weekly_repeat_purchases(
-    purchases: DataFrame, calibration_end: dt.date, holdout_end: dt.date, bgnbd: BgNbd
-) -> pd.DataFrame:
+    summary: DataFrame, purchases: DataFrame, calibration_end: dt.date, holdout_end: dt.date,
+    bgnbd: BgNbd,
+) -> pd.DataFrame:  # fmt: skip
     """Predicted and actual purchases per week of the holdout, summed over the calibration
-    period's customers (the aggregate check of a BG/NBD fit): week 1 is the seven days after
-    ``calibration_end``, the last week may be shorter."""
+    period's customers (``summary`` as of ``calibration_end``; the aggregate check of a
+    BG/NBD fit): week 1 is the seven days after ``calibration_end``, the last week may be
+    shorter."""
     days = (holdout_end - calibration_end).days
     ends = [min(7 * k, days) for k in range(1, (days + 6) // 7 + 1)]
-    summary = repeat_purchase_summary(purchases, calibration_end)
 
     def per_week(batches):
         for b in batches:

@@ -9,8 +9,9 @@ spend, beside the naive prediction (each customer's own repeat rate so far, extr
 and the predicted against the actual purchases week by week. Then both are fitted again on
 everything up to ``D``; that is the version registered as ``<registry_prefix>clv``, which
 scores. It becomes the ``champion`` when it is the first, or when its calibration fit's
-purchase error on the holdout is no worse than the champion's parameters' on the same
-holdout from the same summaries (which, fitted later, may even have seen it).
+purchase error on the holdout is no worse than the champion's calibration fit's on the same
+holdout from the same summaries. Whether it beats the naive prediction is tagged
+(``beats_naive``) and said in the promotion reason.
 """
 
 from __future__ import annotations
@@ -53,12 +54,12 @@ class ClvFit:
         }
 
     @classmethod
-    def from_params(cls, params: dict[str, str]) -> ClvFit:
-        """The fit logged by :meth:`as_params` (an MLflow run's params)."""
+    def from_params(cls, params: dict[str, str], prefix: str = "") -> ClvFit:
+        """The fit logged by :meth:`as_params` with ``prefix`` (an MLflow run's params)."""
 
-        def read(kind, prefix):
+        def read(kind, name):
             names = [f.name for f in dataclasses.fields(kind)]
-            return kind(**{n: float(params[f"{prefix}{n}"]) for n in names})
+            return kind(**{n: float(params[f"{prefix}{name}{n}"]) for n in names})
 
         return cls(read(clv.BgNbd, "bgnbd_"), read(clv.GammaGamma, "gamma_gamma_"))
 
@@ -106,6 +107,26 @@ def _finite(metrics: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if not math.isnan(v)}
 
 
+def decide(mae: float, champion_mae: float | None) -> tuple[bool, str]:
+    """Whether the new version replaces the champion, and why (holdout purchases MAE of the
+    two calibration fits, on the same holdout)."""
+    if champion_mae is None:
+        return True, f"promoted: first model (holdout purchases MAE {mae:.4f})"
+    verdict = "promoted" if mae <= champion_mae else "refused"
+    relation = "no worse than" if mae <= champion_mae else "worse than"
+    return mae <= champion_mae, (
+        f"{verdict}: holdout purchases MAE {mae:.4f} {relation} the champion's {champion_mae:.4f}"
+    )
+
+
+def _requirements() -> list[str]:
+    """What the registered model needs where it is loaded, pinned as installed here (and the
+    cdp package itself, whose jobs.models.clv it calls)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "pandas", "numpy", "scipy")]
+
+
 def train_clv(
     purchases: DataFrame, settings: Settings, as_of: dt.date, history_start: dt.date
 ) -> ClvResult:
@@ -118,30 +139,45 @@ def train_clv(
         raise NotTrainable(f"{MODEL}: {days} holdout days from the history up to {as_of}; "
                            "needs a week")  # fmt: skip
     calibration_end = as_of - dt.timedelta(days=days)
+    # Each summary is read several times (the fit's sample, the comparisons, the weeks).
+    before = clv.repeat_purchase_summary(purchases, calibration_end).persist()
+    everything = clv.repeat_purchase_summary(purchases, as_of).persist()
     try:
-        calibrated = fit(clv.repeat_purchase_summary(purchases, calibration_end), settings)
-        final = fit(clv.repeat_purchase_summary(purchases, as_of), settings)
-    except clv.NotFittable as exc:
-        raise NotTrainable(f"{MODEL}: {exc}") from exc
+        try:
+            calibrated, final = fit(before, settings), fit(everything, settings)
+        except clv.NotFittable as exc:
+            raise NotTrainable(f"{MODEL}: {exc}") from exc
 
-    def judged(f: ClvFit) -> dict[str, float]:
-        return clv.comparison_metrics(
-            clv.holdout_comparison(purchases, calibration_end, as_of, f.bgnbd, f.spend)
+        def judged(f: ClvFit) -> dict[str, float]:
+            return clv.comparison_metrics(
+                clv.holdout_comparison(before, purchases, calibration_end, as_of, f.bgnbd, f.spend)
+            )
+
+        metrics = judged(calibrated)
+        weekly = clv.weekly_repeat_purchases(
+            before, purchases, calibration_end, as_of, calibrated.bgnbd
         )
-
-    metrics = judged(calibrated)
-    weekly = clv.weekly_repeat_purchases(purchases, calibration_end, as_of, calibrated.bgnbd)
-    metrics["weekly_purchases_mae"] = float((weekly["predicted"] - weekly["actual"]).abs().mean())
-    client, experiment_id = registry.connect(settings)
-    current = registry.champion(client, settings, MODEL)
-    champion_mae = None
-    if current is not None:
-        old = ClvFit.from_params(client.get_run(current.run_id).data.params)
-        champion_mae = judged(old)["purchases_mae"]
-        metrics["champion_holdout_purchases_mae"] = champion_mae
+        metrics["weekly_purchases_mae"] = float(
+            (weekly["predicted"] - weekly["actual"]).abs().mean()
+        )
+        client, experiment_id = registry.connect(settings)
+        current = registry.champion(client, settings, MODEL)
+        champion_mae = None
+        if current is not None:
+            # The champion's own calibration fit: like the new one, it has not seen this
+            # holdout (its final fit may have).
+            params = client.get_run(current.run_id).data.params
+            champion_mae = judged(ClvFit.from_params(params, "calibration_"))["purchases_mae"]
+            metrics["champion_purchases_mae"] = champion_mae
+    finally:
+        before.unpersist()
+        everything.unpersist()
+    mae = metrics["purchases_mae"]
+    beats_naive = mae <= metrics["naive_purchases_mae"]
     name = registry.registered_name(settings, MODEL)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{MODEL} {as_of}") as run:
-        mlflow.set_tags({"model": MODEL, "as_of": str(as_of), "algorithm": "bgnbd_gamma_gamma"})
+        mlflow.set_tags({"model": MODEL, "as_of": str(as_of), "algorithm": "bgnbd_gamma_gamma",
+                         "beats_naive": str(beats_naive).lower()})  # fmt: skip
         mlflow.log_params(
             {
                 **final.as_params(),
@@ -158,29 +194,16 @@ def train_clv(
             name="model",
             python_model=LifetimeValueModel(final, HORIZON_DAYS),
             registered_model_name=name,
-            pip_requirements=["pandas", "numpy", "scipy"],
+            pip_requirements=_requirements(),
         )
     version = str(info.registered_model_version)
-    mae = metrics["purchases_mae"]
-    if champion_mae is None:
-        promoted, reason = True, f"promoted: first model (holdout purchases MAE {mae:.4f})"
-    elif mae <= champion_mae:
-        promoted, reason = (
-            True,
-            (
-                f"promoted: holdout purchases MAE {mae:.4f} no worse than the champion's "
-                f"{champion_mae:.4f}"
-            ),
-        )
-    else:
-        promoted, reason = (
-            False,
-            (
-                f"refused: holdout purchases MAE {mae:.4f} worse than the champion's "
-                f"{champion_mae:.4f}"
-            ),
-        )
+    promoted, reason = decide(mae, champion_mae)
+    if not beats_naive:
+        # Logged and said, not refused: a first installation needs a model to score with,
+        # and the figures tell the data scientist this one has not earned its keep yet.
+        reason += f"; worse than the naive rate's {metrics['naive_purchases_mae']:.4f}"
     client.set_model_version_tag(name, version, "promotion", reason)
+    client.set_model_version_tag(name, version, "beats_naive", str(beats_naive).lower())
     if promoted:
         registry.promote(client, settings, MODEL, version)
     log.info("%s v%s: holdout purchases MAE %.4f (naive %.4f): %s", MODEL, version, mae,

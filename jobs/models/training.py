@@ -138,14 +138,14 @@ def _rfm_stages() -> list:
     ]
 
 
-# BG/NBD's summary of a customer, from the features: purchase days after the first, days
-# from the first purchase day to the last, and from the first to the cutoff. A profile with
-# no purchase yet has no repeat purchase, and its clock started when it was first seen.
+# BG/NBD's summary of a buyer, from the features: purchase days after the first, days from
+# the first purchase day to the last, and from the first to the cutoff. (Zeros for a profile
+# with no purchase yet, which the model does not describe: see _bgnbd_stages.)
 BGNBD_SUMMARY = {
     "bgnbd_frequency": "greatest(purchase_days - 1, 0)",
     "bgnbd_recency": "CASE WHEN purchase_days > 0 "
     "THEN days_since_first_order - days_since_last_order ELSE 0 END",
-    "bgnbd_T": "CASE WHEN purchase_days > 0 THEN days_since_first_order ELSE tenure_days END",
+    "bgnbd_T": "CASE WHEN purchase_days > 0 THEN days_since_first_order ELSE 0 END",
 }
 
 
@@ -158,15 +158,21 @@ def bgnbd_summary(features: DataFrame) -> DataFrame:
     )  # fmt: skip
 
 
-def _bgnbd_stages(params: clv.BgNbd, model: str, days: int) -> list:
+def _bgnbd_stages(params: clv.BgNbd, model: str, days: int, never_bought: float) -> list:
     """The fitted BG/NBD model's probability of the label in ``bgnbd_p`` (a purchase in the
     ``days`` after the cutoff; none, for churn), its log-odds in ``bgnbd_margin`` and as the
-    two-class vectors the other candidates have (``bgnbd_raw``, ``bgnbd_probability``)."""
+    two-class vectors the other candidates have (``bgnbd_raw``, ``bgnbd_probability``).
+
+    BG/NBD describes customers from their first purchase on; a profile with no purchase yet
+    (a web sign-up) is no one-time buyer, so it gets ``never_bought``, the rate of the label
+    among such profiles in the training set, rather than the model's guess."""
     summary = ", ".join(f"CAST({expr} AS double) AS {name}" for name, expr in BGNBD_SUMMARY.items())
     buys = params.probability_of_purchase("bgnbd_frequency", "bgnbd_recency", "bgnbd_T", days)
     label = buys if model == "purchase_propensity" else f"1 - {buys}"
-    # Clipped: a certain outcome has infinite log-odds, which no later stage can use.
-    p = f"least(greatest({label}, 1e-9), 1 - 1e-9)"
+    label = f"CASE WHEN purchase_days > 0 THEN {label} ELSE {float(never_bought)!r} END"
+    # Clipped: a certain outcome has infinite log-odds, which no later stage can use. A null
+    # or NaN stays one, for the VectorAssembler to refuse rather than hide.
+    p = f"CASE WHEN isnan({label}) THEN NULL ELSE least(greatest({label}, 1e-9), 1 - 1e-9) END"
     return [
         SQLTransformer(statement=f"SELECT *, {summary} FROM __THIS__"),
         SQLTransformer(statement=f"SELECT *, {p} AS bgnbd_p FROM __THIS__"),
@@ -251,6 +257,16 @@ def candidate_pipeline(
         # registered and loaded like the others.
         return Pipeline(stages=bgnbd)
     return gbt_pipeline(columns, settings, bgnbd)
+
+
+def never_bought_rate(train_set: DataFrame) -> float:
+    """The label's rate among the training profiles with no purchase yet (among all of
+    them when there is none such)."""
+    never = F.col("purchase_days") == 0
+    overall, among = train_set.agg(
+        F.avg("label"), F.avg(F.when(never, F.col("label")))
+    ).first()  # fmt: skip
+    return float(among if among is not None else overall)
 
 
 def fit_bgnbd(features: DataFrame, settings: Settings) -> clv.BgNbd | None:
@@ -372,7 +388,11 @@ def train(
             train_set if model == "purchase_propensity" else inputs.features(split.train_cutoff)
         )
         bgnbd = fit_bgnbd(population, settings) if wanted & {"bgnbd", "gbt"} else None
-        stages = _bgnbd_stages(bgnbd, model, split.label_days) if bgnbd else None
+        stages = (
+            _bgnbd_stages(bgnbd, model, split.label_days, never_bought_rate(train_set))
+            if bgnbd
+            else None
+        )
         # The baseline is always fitted: it is logged beside whatever wins.
         kinds = [c for c in CANDIDATES if c.name in wanted and (c.name != "bgnbd" or stages)]
         fitted = {
