@@ -417,6 +417,11 @@ def test_notebook_trains_a_challenger_against_the_champion(spark, history):
     assert f"warehouse: {settings.paths.warehouse}" in printed
     decision = re.search(r"^decision: (promoted|refused)", printed, re.M)
     assert decision, printed
+    # The pictures: lift and calibration, and lifetime value (the first night trained its
+    # champion): two figures, each drawn.
+    figures = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.data]
+    assert len(figures) == 2, [o.output_type for o in outputs]
+    assert "clv champion: Champion(" in printed and "predicted_clv_365d" in printed
     # The challenger is a new registered version; the alias moved only if it won.
     after = {
         v.version
