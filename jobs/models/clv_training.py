@@ -29,6 +29,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.models import clv, registry
+from jobs.models.training import NotTrainable, time_split
 
 if TYPE_CHECKING:
     from cdp.core.settings import Settings
@@ -72,8 +73,10 @@ def fit(summary: DataFrame, settings: Settings) -> ClvFit:
 
 
 def holdout_days(history_start: dt.date, as_of: dt.date, wanted: int) -> int:
-    """The holdout: ``wanted`` days, or a third of a shorter history (0: none possible)."""
-    return min(wanted, ((as_of - history_start).days + 1) // 3)
+    """The holdout: ``wanted`` days, or a third of a shorter history (0: none possible), the
+    label window the propensity models' time split would take."""
+    split = time_split(history_start, as_of, wanted)
+    return split.label_days if split else 0
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,6 @@ def train_clv(
 ) -> ClvResult:
     """Fit and judge the model on the holdout, fit it on the whole history, log both to
     MLflow and register the latter; promote it when it holds its own against the champion."""
-    from jobs.models.training import NotTrainable
-
     days = holdout_days(history_start, as_of, settings.clv.holdout_days)
     if days < 7:
         raise NotTrainable(f"{MODEL}: {days} holdout days from the history up to {as_of}; "
