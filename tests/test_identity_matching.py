@@ -386,6 +386,59 @@ def test_a_record_without_a_given_name_joins_the_twin_it_fits_by_more_than_the_m
     }
 
 
+def test_a_badly_typed_copy_is_no_twin_a_record_must_choose_against(spark):
+    """A record without a given name fits Glen's three copies and a copy of his typed past
+    recognition (gpnw, a name nobody is called) alike: the many copies outweigh the one and
+    it joins Glen. Beside a twin of one record whose name is typed badly (gabion) it still
+    joins neither; and a record with neither a given name nor a birth date (a surname at an
+    address, which any household member fits) stays strict (issue 15, identity matrix)."""
+    glen = D(1991, 8, 10)
+    records = records_frame(
+        spark,
+        [
+            ("crm:1", "glen", "austin", glen, "L1K6XQ"),
+            ("crm:2", "glen", "austin", glen, "L1K6XQ"),
+            ("crm:3", "gken", "austin", glen, "L1K6XQ"),
+            ("crm:4", "gpnw", "austin", D(1991, 10, 8), "L1K6XQ"),
+            ("loyalty:1", None, "austin", glen, "L1K6XQ"),
+            # Twins of one record each: Daniel, and Gabino typed as gabion.
+            ("crm:5", "daniel", "salazar", D(2007, 10, 4), "45348"),
+            ("crm:6", "gabion", "salazar", D(2007, 10, 4), "45348"),
+            ("loyalty:5", None, "salazar", D(2007, 10, 4), "45348"),
+            # Neither a given name nor a birth date, beside Ulla's copies and a badly typed one.
+            ("crm:7", "ulla", "sand", D(1970, 1, 9), "41104"),
+            ("crm:8", "ulla", "sand", D(1970, 1, 9), "41104"),
+            ("crm:9", "uqxz", "sand", D(1970, 9, 1), "41104"),
+            ("loyalty:7", None, "sand", None, "41104"),
+        ],
+    )
+    pairs = pairs_frame(
+        spark,
+        [
+            ("crm:1", "crm:2", 0.99999, 17.0),
+            ("crm:1", "crm:3", 0.99999, 16.5),
+            ("crm:2", "crm:3", 0.99999, 16.5),
+            ("crm:1", "loyalty:1", 0.9999, 15.6),
+            ("crm:4", "loyalty:1", 0.9999, 15.6),
+            ("crm:5", "loyalty:5", 0.9999, 15.6),
+            ("crm:6", "loyalty:5", 0.9999, 15.6),
+            ("crm:7", "crm:8", 0.99999, 17.0),
+            ("crm:7", "loyalty:7", 0.99, 7.0),
+            ("crm:9", "loyalty:7", 0.99, 7.0),
+        ],
+    )
+    guarded = matching.guarded_pairs(pairs, records)
+    assert guarded.count() == 10  # no pair of these contradicts; gpnw contradicts Glen
+    kept = matching.constrained_links(spark, guarded, records)
+    assert {(r["unique_id_l"], r["unique_id_r"]) for r in kept.collect()} == {
+        ("crm:1", "crm:2"),
+        ("crm:1", "crm:3"),
+        ("crm:2", "crm:3"),
+        ("crm:1", "loyalty:1"),
+        ("crm:7", "crm:8"),
+    }
+
+
 def test_a_record_joins_its_twin_when_the_other_twin_contradicts_it(spark):
     """An Elin without a birth date fits her own cluster and, nearly as well, her twin
     Elisabeth's (through Eliabteh, a typo close to Elin); but she contradicts Elisabeth, so

@@ -777,14 +777,17 @@ def _merge_without_contradiction(group: pd.DataFrame) -> pd.DataFrame:
     fits another cluster that contradicts the first about as well (within
     ``AMBIGUITY_MARGIN`` bits: a record without a given name beside twins joins neither; an
     Anna without a birth date beside her sister Anne neither), unless the side contradicts
-    that other cluster itself. A side with both has told;
-    asking it to be unambiguous as well would split a person whose copies are badly typed.
+    that other cluster itself, or has told one of the two and the other cluster is more
+    likely badly typed copies than a second person (``misspelt_rival``). A side with both
+    has told; asking it to be unambiguous as well would split a person whose copies are
+    badly typed.
     """
     edges = group[group["kind"] == "edge"].sort_values(
         ["w", "a", "b"], ascending=[False, True, True], kind="mergesort"
     )
     named = set(group.loc[group["kind"] == "named", "a"])
     dated = set(group.loc[group["kind"] == "dated", "a"])
+    known = set(group.loc[group["kind"] == "known", "a"])
     conflicts = set()
     for a, b in group.loc[group["kind"] == "conflict", ["a", "b"]].itertuples(index=False):
         conflicts.update({(a, b), (b, a)})
@@ -803,11 +806,26 @@ def _merge_without_contradiction(group: pd.DataFrame) -> pd.DataFrame:
         n = sum((x, y) in conflicts for x in members[ra] for y in members[rb])
         return n > 0 and n >= CONFLICT_SHARE * len(members[ra]) * len(members[rb])
 
+    def misspelt_rival(rival: str, rb: str, weight: float, w: float) -> bool:
+        """Whether ``rival`` (fitting at ``weight`` what fits ``rb`` at ``w``) is more likely
+        badly typed copies of ``rb``'s person than a second person: none of its given names
+        is one people are called (``first_name_known``: gpnw beside Glen, vyohi beside
+        Vilho), and with each cluster's records counted as evidence of whose a record is
+        (log2 of their numbers: twelve copies of Glen against one gpnw) it fits worse by
+        ``AMBIGUITY_MARGIN``. A twin is called by a name; one whose only record is typed
+        badly still ties with a twin of one record."""
+        if any(x in known for x in members[rival]):
+            return False
+        size_odds = math.log2(len(members[rb]) / len(members[rival]))
+        return weight < w + size_odds - AMBIGUITY_MARGIN
+
     def torn(ra: str, rb: str, w: float) -> bool:
         """Whether ``ra``, without a given name or a birth date, fits a cluster contradicting
-        ``rb`` about as well as ``rb``."""
+        ``rb`` about as well as ``rb``. A side with neither (a surname at an address) stays
+        strict: beside a household any typed-badly member is as likely its person."""
         if any(x in named for x in members[ra]) and any(x in dated for x in members[ra]):
             return False
+        told_some = any(x in named or x in dated for x in members[ra])
         for a, b, weight in rows:
             if weight < w - AMBIGUITY_MARGIN:
                 break
@@ -821,6 +839,8 @@ def _merge_without_contradiction(group: pd.DataFrame) -> pd.DataFrame:
                     and contradict(rival, rb)
                     and not contradict(ra, rival)
                 ):
+                    if told_some and misspelt_rival(rival, rb, weight, w):
+                        continue
                     return True
         return False
 
@@ -892,10 +912,18 @@ def constrained_links(spark: SparkSession, pairs: DataFrame, records: DataFrame)
     if conflicts.limit(1).count() == 0:
         return pairs
     torn = conflicts.select("component").distinct()
-    # Which records tell whose they are: a given name (more than an initial), a birth date.
+    # Which records tell whose they are: a given name (more than an initial), a birth date;
+    # and which give a given name people are called (``misspelt_rival``).
+    if "first_name_known" not in records.columns:
+        records = with_name_groups(records)
     told = (
         member.join(torn, "component")
-        .join(records.select(F.col("unique_id").alias("u"), "first_name_key", "birth_date"), "u")
+        .join(
+            records.select(
+                F.col("unique_id").alias("u"), "first_name_key", "first_name_known", "birth_date"
+            ),
+            "u",
+        )
         .select(
             "component",
             F.explode(
@@ -903,6 +931,7 @@ def constrained_links(spark: SparkSession, pairs: DataFrame, records: DataFrame)
                     F.array(
                         F.when(F.length("first_name_key") > 1, F.lit("named")),
                         F.when(telling_birth_date(F.col("birth_date")).isNotNull(), F.lit("dated")),
+                        F.when(F.col("first_name_known"), F.lit("known")),
                     )
                 )
             ).alias("kind"),
