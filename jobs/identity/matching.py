@@ -878,6 +878,9 @@ def constrained_links(spark: SparkSession, pairs: DataFrame, records: DataFrame)
     """
     from jobs.identity.components import connected_components
 
+    # ``_sides`` and the told records below both read the name lexicon's columns: added once.
+    if "first_name_known" not in records.columns:
+        records = with_name_groups(records)
     node = F.xxhash64
     ids = (
         pairs.select(F.col("unique_id_l").alias("u"))
@@ -914,8 +917,6 @@ def constrained_links(spark: SparkSession, pairs: DataFrame, records: DataFrame)
     torn = conflicts.select("component").distinct()
     # Which records tell whose they are: a given name (more than an initial), a birth date;
     # and which give a given name people are called (``misspelt_rival``).
-    if "first_name_known" not in records.columns:
-        records = with_name_groups(records)
     told = (
         member.join(torn, "component")
         .join(
