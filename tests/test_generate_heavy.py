@@ -372,6 +372,19 @@ def test_heavy_households_have_namesakes_and_look_alike_twins(runs):
         and sum(x != y for x, y in zip(a, b, strict=True)) == 1
     ]
     assert near, "twins named one letter apart (Juhani / Juhana)"
+    # ... with names people are called: a made-up one (Hons beside Hans) is no twin but a typo.
+    from faker import Faker
+
+    from cdp_dev.synthetic.pools import _listed_first_names
+    from cdp_dev.synthetic.settings import LOCALES
+
+    real = {
+        n
+        for locale in LOCALES
+        for attr in ("first_names_male", "first_names_female")
+        for n in _listed_first_names(Faker(locale), attr)
+    }
+    assert {p["first_name"] for p in near} <= real
 
 
 # -- the corruption functions -------------------------------------------------------------

@@ -94,6 +94,31 @@ def test_guards_keep_household_members_apart(spark):
     }
 
 
+def test_twins_with_two_spellings_of_one_name_are_told_by_their_contacts(spark):
+    """Maria and Marie, Carl and Jarl: twins named with two spellings of one name (or one
+    letter apart) share surname, birth date and address. Each giving an own email and phone
+    that differ is two people; one contact that agrees is one person who spelled the name
+    two ways. An email one letter from the other is a slip, unless the letter is where the
+    given names differ (carlholst@ beside jarlholst@)."""
+    records = records_frame(
+        spark,
+        [
+            ("crm:1", "maria", "jones", D(2000, 7, 12), "WA6", "maria00@icloud.com", "+4479462"),
+            ("crm:2", "marie", "jones", D(2000, 7, 12), "WA6", "mariejones@gmail.com", "+4479950"),
+            ("crm:3", "holst", "carl", D(1999, 12, 11), "8501", "carlholst@gmail.com", "+4520781"),
+            ("crm:4", "jarl", "holst", D(1999, 12, 11), "8501", "jarlholst@gmail.com", "+4570789"),
+            # One person, one phone, two spellings.
+            ("crm:5", "anna", "berg", D(1981, 3, 3), "11122", "anna.berg@telia.se", "+46701"),
+            ("crm:6", "anne", "berg", D(1981, 3, 3), "11122", "anneberg@gmail.com", "+46701"),
+            # One person, a slip in the email, two spellings and a new phone.
+            ("crm:7", "marie", "lund", D(1990, 5, 5), "4000", "marielund@gmail.com", "+4520"),
+            ("crm:8", "maria", "lund", D(1990, 5, 5), "4000", "marielund@gmail.con", "+4530"),
+        ],
+    )
+    candidates = [("crm:1", "crm:2"), ("crm:3", "crm:4"), ("crm:5", "crm:6"), ("crm:7", "crm:8")]
+    assert guarded(spark, records, candidates) == {("crm:5", "crm:6"), ("crm:7", "crm:8")}
+
+
 def test_one_persons_several_contacts_are_no_second_person_but_a_twin_or_a_son_is(spark):
     """One name and one birth date with two emails and two phones is one person who gave
     several; without a given name on one side it may be a twin, and stays apart; with

@@ -46,6 +46,19 @@ class LocalePool:
     streets: tuple[str, ...]
     places: tuple[tuple[str, str], ...]  # (postal_code, city)
     regions: tuple[str, ...]
+    # Every given name the locale's Faker lists (the pools above are a sample of them): where
+    # a twin's name one letter from the other's is looked for, so that it is a real name.
+    named_male: tuple[str, ...] = ()
+    named_female: tuple[str, ...] = ()
+
+
+def _listed_first_names(fake: Faker, attr: str) -> tuple[str, ...]:
+    """The locale's whole list of given names (``first_names_male`` or ``_female``)."""
+    for provider in fake.providers:
+        listed = getattr(provider, attr, None)
+        if listed is not None and "person" in type(provider).__module__:
+            return tuple(sorted(set(listed)))
+    return ()
 
 
 def _postal(locale: str, code: str) -> str:
@@ -82,6 +95,8 @@ def build_pools(streams: Streams, persons: int) -> dict[str, LocalePool]:
             streets=tuple(fake.street_name() for _ in range(n_names)),
             places=tuple((_postal(locale, fake.postcode()), fake.city()) for _ in range(n_places)),
             regions=_regions(fake, locale, 60),
+            named_male=_listed_first_names(fake, "first_names_male"),
+            named_female=_listed_first_names(fake, "first_names_female"),
         )
     return pools
 

@@ -26,9 +26,6 @@ from cdp_dev.synthetic.settings import GLOBAL_EMAIL_DOMAINS, LOCALES, GeneratorS
 # A day index earlier than any event; "valid since forever".
 BEFORE_TIME = -(10**6)
 
-# Last-vowel changes that keep a made-up look-alike name pronounceable (Juhani -> Juhana).
-_VOWEL_SWAPS = {"a": "eo", "e": "ai", "i": "ae", "o": "ae", "u": "oa", "y": "ie"}
-
 
 @dataclass(frozen=True)
 class Address:
@@ -296,7 +293,7 @@ class PopulationBuilder:
         names = pool.male_first if gender == "m" else pool.female_first
         for _ in range(20):
             name = self.rng.choice(names)
-            if name != avoid:
+            if slug(name) != slug(avoid):  # Éric is no other name than Eric
                 return name
         return name
 
@@ -320,23 +317,34 @@ class PopulationBuilder:
                 return Address(street, postal, city, self.rng.choice(pool.regions), country)
 
     def _near_name(self, pool: LocalePool, gender: str, name: str) -> str:
-        """A name one letter away from ``name`` (Juhani / Juhana, Jon / Jan): from the pool when
-        it holds one, else ``name`` with its last vowel changed."""
-        names = pool.male_first if gender == "m" else pool.female_first
-        near = sorted(
-            {
-                n
-                for n in names
-                if len(n) == len(name) and sum(a != b for a, b in zip(n, name, strict=True)) == 1
-            }
-        )
-        if near:
-            return self.rng.choice(near)
-        vowels = [i for i, ch in enumerate(name) if ch in _VOWEL_SWAPS and i > 0]
-        if not vowels:
-            return name + "a"
-        i = vowels[-1]
-        return name[:i] + self.rng.choice(_VOWEL_SWAPS[name[i]]) + name[i + 1 :]
+        """A real name one letter away from ``name`` (Juhani / Juhana, Jon / Jan): from the
+        pool when it holds one, else from the locale's whole name list, else from another
+        locale's; a name nobody is called (Hons beside Hans) would be no twin but a typo, so
+        when no real name is that near, an unrelated name of the pool."""
+        male = gender == "m"
+        lists = [
+            pool.male_first if male else pool.female_first,
+            pool.named_male if male else pool.named_female,
+            *(
+                (other.named_male if male else other.named_female)
+                for other in self.pools.values()
+                if other.locale != pool.locale
+            ),
+        ]
+        # Compared as written without accents and case: Éric beside Eric is one name.
+        key = slug(name)
+        for names in lists:
+            near = sorted(
+                {
+                    n
+                    for n in names
+                    if len(k := slug(n)) == len(key)
+                    and sum(a != b for a, b in zip(k, key, strict=True)) == 1
+                }
+            )
+            if near:
+                return self.rng.choice(near)
+        return self._first(pool, gender, avoid=name)
 
     def _similar_name(self, pool: LocalePool, gender: str, name: str) -> str:
         """A sibling's look-alike name: sharing the first four (or three) letters (Johan /

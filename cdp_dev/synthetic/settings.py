@@ -143,7 +143,8 @@ class HeavyHouseholds:
     household_weights: tuple[float, float, float, float] = (0.08, 0.20, 0.62, 0.10)
     children_choices: tuple[int, ...] = (2, 2, 3, 3, 4)
     twin_share_of_families: float = 0.45
-    twin_near_name_share: float = 0.40  # twins named one letter apart (Juhani / Juhana)
+    # Twins named one letter apart (Juhani / Juhana), when a real name is that near.
+    twin_near_name_share: float = 0.80
     namesake_share_of_families: float = 0.30  # a son with his father's first name
     similar_sibling_share: float = 0.30  # a younger sibling with a look-alike name
 
