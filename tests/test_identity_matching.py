@@ -98,8 +98,9 @@ def test_twins_with_two_spellings_of_one_name_are_told_by_their_contacts(spark):
     """Maria and Marie, Carl and Jarl: twins named with two spellings of one name (or one
     letter apart) share surname, birth date and address. Each giving an own email and phone
     that differ is two people; one contact that agrees is one person who spelled the name
-    two ways. An email one letter from the other is a slip, unless the letter is where the
-    given names differ (carlholst@ beside jarlholst@)."""
+    two ways, and a nickname (Robert, Bob) is one person's with every contact differing.
+    An email one letter from the other is a slip, unless the names explain the letter
+    (carlholst@ beside jarlholst@; jens.jensen@ beside jans.jensen@)."""
     records = records_frame(
         spark,
         [
@@ -111,12 +112,25 @@ def test_twins_with_two_spellings_of_one_name_are_told_by_their_contacts(spark):
             ("crm:5", "anna", "berg", D(1981, 3, 3), "11122", "anna.berg@telia.se", "+46701"),
             ("crm:6", "anne", "berg", D(1981, 3, 3), "11122", "anneberg@gmail.com", "+46701"),
             # One person, a slip in the email, two spellings and a new phone.
-            ("crm:7", "marie", "lund", D(1990, 5, 5), "4000", "marielund@gmail.com", "+4520"),
-            ("crm:8", "maria", "lund", D(1990, 5, 5), "4000", "marielund@gmail.con", "+4530"),
+            ("crm:7", "marie", "lund", D(1990, 5, 5), "4000", "marielund@gmail.com", "+452011"),
+            ("crm:8", "maria", "lund", D(1990, 5, 5), "4000", "marielund@gmail.con", "+453999"),
+            # Twins Carl and Jarl, neither record swapped.
+            ("crm:9", "carl", "holt", D(1999, 1, 2), "8502", "carlholt@gmail.com", "+452078"),
+            ("crm:10", "jarl", "holt", D(1999, 1, 2), "8502", "jarlholt@gmail.com", "+457899"),
+            # Twins Jens and Jans Jensen: the surname holds the given name.
+            ("crm:11", "jens", "jensen", D(2001, 6, 1), "8503", "jens.jensen@a.dk", "+4511"),
+            ("crm:12", "jans", "jensen", D(2001, 6, 1), "8503", "jans.jensen@a.dk", "+4599"),
+            # One person, Robert at work and Bob at home: a nickname, every contact differs.
+            ("crm:13", "robert", "hill", D(1970, 8, 9), "SW1", "robert.hill@work.co.uk", "+4470"),
+            ("crm:14", "bob", "hill", D(1970, 8, 9), "SW1", "bobhill@gmail.com", "+4479999"),
         ],
     )
-    candidates = [("crm:1", "crm:2"), ("crm:3", "crm:4"), ("crm:5", "crm:6"), ("crm:7", "crm:8")]
-    assert guarded(spark, records, candidates) == {("crm:5", "crm:6"), ("crm:7", "crm:8")}
+    candidates = [(f"crm:{i}", f"crm:{i + 1}") for i in range(1, 14, 2)]
+    assert guarded(spark, records, candidates) == {
+        ("crm:5", "crm:6"),
+        ("crm:7", "crm:8"),
+        ("crm:13", "crm:14"),
+    }
 
 
 def test_one_persons_several_contacts_are_no_second_person_but_a_twin_or_a_son_is(spark):

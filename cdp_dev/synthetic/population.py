@@ -348,7 +348,8 @@ class PopulationBuilder:
 
     def _similar_name(self, pool: LocalePool, gender: str, name: str) -> str:
         """A sibling's look-alike name: sharing the first four (or three) letters (Johan /
-        Johanna, Emil / Emilia) when the pool holds one, else one letter away."""
+        Johanna, Emil / Emilia) when the pool holds one, else a real name one letter away
+        (``_near_name``), else an unrelated one."""
         names = pool.male_first if gender == "m" else pool.female_first
         for width, spread in ((4, 3), (3, 2)):
             stem = name[:width].lower()

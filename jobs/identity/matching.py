@@ -643,9 +643,13 @@ def cannot_link() -> Column:
       address with the other; a name replaced by another looks the same and stays apart;
     - both give a birth date and the two are more than two slips apart
       (``birth_dates_apart``): a father and a son of one name;
-    - both give an own email and an own phone and both differ; or the given names are
-      spelled differently (Juhani, Juhana), an own contact differs and none agrees: twins
-      whose given names are one letter apart share everything else.
+    - both give an own email and an own phone and both differ, unless both give one birth
+      date and given names written alike (one spelling, a short form, swapped, or a
+      nickname more than a letter away: Maria and Marie are twins' as well); or the given
+      names are spelled differently (Juhani, Juhana), an own contact differs and none
+      agrees: twins whose given names are one letter apart share everything else. An
+      email a letter from the other agrees as a slip unless the names explain the letter
+      (carlholst@, jarlholst@).
     """
     related = F.expr(related_given_names("fn_l", "fn_r", "fg_l", "fg_r", "fk_l", "fk_r"))
     swapped = F.expr(_names_swapped("fn_l", "ln_l", "fn_r", "ln_r"))
@@ -703,11 +707,13 @@ def cannot_link() -> Column:
     )
     phones_differ = F.coalesce(F.levenshtein(ph_l, ph_r) > 1, F.lit(False))
 
-    # An email one letter from the other is a slip, unless that letter is where the given
-    # names differ (carlholst@ beside jarlholst@): then each is its owner's, as people build
-    # their handle from their names, and twins named one letter apart get two such.
+    # An email one letter from the other is a slip, unless the names explain the difference:
+    # each email with its record's own surname and given name taken out reads the same
+    # (carlholst@ beside jarlholst@). Then each is its owner's, as people build their handle
+    # from their names, and twins named one letter apart get two such. The surname goes
+    # first: a given name inside it (Anders Andersen) would otherwise break it.
     def without_names(email: Column, first: str, last: str) -> Column:
-        for part in (first, last):
+        for part in (last, first):
             email = F.replace(email, F.coalesce(F.col(part), F.lit("")), F.lit(""))
         return email
 
@@ -744,9 +750,10 @@ def cannot_link() -> Column:
         & ~short_form,
         F.lit(False),
     )
-    # Both given names and both birth dates known and one (a slip at most): no father and
-    # son, and twins' given names are caught above, so differing contacts are one person's
-    # several. A record without a given name beside a twin with other contacts stays apart.
+    # Both given names and both birth dates known and one (a slip at most), the names
+    # written alike (below): no father and son, and no twins, so differing contacts are one
+    # person's several. A record without a given name beside a twin with other contacts
+    # stays apart.
     both_named = F.coalesce((F.length("fn_l") > 1) & (F.length("fn_r") > 1), F.lit(False))
     same_born = (
         both_named
@@ -754,12 +761,14 @@ def cannot_link() -> Column:
         & F.col("bd_r").isNotNull()
         & birth_dates_compatible(F.col("bd_l"), F.col("bd_r"))
     )
-    # Written alike: one spelling, a short form of it, or swapped with the surname. Two
-    # spellings of one name (Maria, Marie; Sebastian, Sebastien) are a twin's as well.
+    # Written alike: one spelling, a short form of it, swapped with the surname, or a
+    # nickname of one name that is more than a letter away (Robert, Bob). Two spellings of
+    # one name a letter apart (Maria, Marie; Sebastian, Sebastien) are a twin's as well.
     written_alike = F.coalesce(
         (F.col("fn_l") == F.col("fn_r"))
         | ((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r")))
-        | short_form,
+        | short_form
+        | (F.arrays_overlap("fg_l", "fg_r") & (F.levenshtein("fn_l", "fn_r") > 1)),
         F.lit(False),
     )
     contacts_conflict = (emails_differ & phones_differ & ~(same_born & written_alike)) | (
