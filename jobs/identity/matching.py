@@ -743,10 +743,12 @@ def cannot_link() -> Column:
     short_form = (F.least(F.length("fn_l"), F.length("fn_r")) >= MIN_SHORT_FORM) & (
         F.startswith("fn_l", "fn_r") | F.startswith("fn_r", "fn_l")
     )
+    # One record written surname first, exactly: Peder Andersen beside Andersen Peder.
+    swapped_exactly = (F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r"))
     other_spelling = F.coalesce(
         (F.col("fn_l") != F.col("fn_r"))
         & ~F.coalesce(F.arrays_overlap("fg_l", "fg_r"), F.lit(False))
-        & ~((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r")))
+        & ~swapped_exactly
         & ~short_form,
         F.lit(False),
     )
@@ -766,7 +768,7 @@ def cannot_link() -> Column:
     # one name a letter apart (Maria, Marie; Sebastian, Sebastien) are a twin's as well.
     written_alike = F.coalesce(
         (F.col("fn_l") == F.col("fn_r"))
-        | ((F.col("fn_l") == F.col("ln_r")) & (F.col("ln_l") == F.col("fn_r")))
+        | swapped_exactly
         | short_form
         | (F.arrays_overlap("fg_l", "fg_r") & (F.levenshtein("fn_l", "fn_r") > 1)),
         F.lit(False),
